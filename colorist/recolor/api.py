@@ -1,0 +1,156 @@
+"""``colorist.recolor``: recolour the masked object of one image or a batch into colours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from colorist.palette import DEFAULT_PALETTE, Palette
+from colorist.recolor.backends import Backend, get_backend
+from colorist.recolor.plan import plan_batch
+
+
+class RecolorInputError(ValueError):
+    """An image or mask of the wrong shape or dtype; the message names the item."""
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if _is_torch(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _check_image(image: Any, i: int) -> np.ndarray:
+    a = _to_numpy(image)
+    if a.dtype != np.uint8:
+        raise RecolorInputError(f"image {i}: dtype must be uint8 RGB, got {a.dtype}")
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise RecolorInputError(f"image {i}: shape must be (H, W, 3) RGB, got {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise RecolorInputError(f"image {i}: empty image of shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _check_mask(mask: Any, shape: tuple[int, ...], i: int) -> np.ndarray:
+    m = _to_numpy(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[..., 0]
+    if m.shape != shape[:2]:
+        raise RecolorInputError(
+            f"image {i}: mask shape {m.shape} does not match the image's (H, W) {shape[:2]}"
+        )
+    if m.dtype == np.uint8:
+        return np.ascontiguousarray(m)
+    if m.dtype == bool or np.issubdtype(m.dtype, np.number):
+        return np.ascontiguousarray(m != 0, dtype=np.uint8)
+    raise RecolorInputError(f"image {i}: mask dtype {m.dtype} is neither bool nor numeric")
+
+
+def _as_list(x: Any) -> tuple[list, bool]:
+    """(items, was_batch): a 4-D array/tensor or a list is a batch; a 3-D one is one image."""
+    if isinstance(x, (list, tuple)):
+        return list(x), True
+    if getattr(x, "ndim", None) == 4:
+        return list(x), True
+    return [x], False
+
+
+def _per_item(value: Any, n: int, what: str) -> list:
+    if isinstance(value, str):
+        return [value] * n
+    value = list(value)
+    if value and all(isinstance(v, str) for v in value) and what == "targets":
+        return [value] * n
+    if len(value) != n:
+        raise RecolorInputError(f"{what}: got {len(value)} entries for a batch of {n}")
+    return value
+
+
+def recolor(
+    image_or_batch: Any,
+    mask_or_batch: Any,
+    source: str | Sequence[str],
+    targets: str | Sequence[str] | Sequence[Sequence[str]],
+    backend: str = "auto",
+    palette: Palette = DEFAULT_PALETTE,
+    threads: int = 0,
+    fit_source: bool = True,
+) -> Any:
+    """Recolour the object in ``mask`` from colour ``source`` into each of ``targets``.
+
+    Pixels outside the mask are copied bit for bit.
+
+    Args:
+        image_or_batch: ``(H, W, 3)`` uint8 RGB, a batch ``(B, H, W, 3)``, or a list of
+            images of different sizes. numpy arrays or torch tensors.
+        mask_or_batch: ``(H, W)`` (bool or uint8, > 0 marks the object), or a batch/list
+            matching the images.
+        source: the object's colour, or one colour per image.
+        targets: K colour names, or one list of K names per image.
+        backend: "auto" (fastest available), "reference", "cpu", ... (see
+            ``colorist.available_backends()``).
+        palette: colour definitions (default: ``colorist.DEFAULT_PALETTE``).
+        threads: CPU threads for the cpu backend (0: all).
+        fit_source: fit the source hue arc to each object's own hue histogram (captions
+            often name a hue loosely: a "yellow" lab is golden); False uses the palette arc.
+
+    Returns:
+        ``(K, H, W, 3)`` uint8 for one image; ``(B, K, H, W, 3)`` for a 4-D batch; a list of
+        ``(K, H_i, W_i, 3)`` for a list. Torch inputs give torch tensors on the input's
+        device.
+
+    Raises:
+        RecolorInputError: wrong shapes or dtypes (the message names the item).
+        UnknownColorError: a colour the palette does not know.
+        BackendUnavailableError: the named backend cannot run here (says how to get it).
+    """
+    images, batched = _as_list(image_or_batch)
+    masks, _ = _as_list(mask_or_batch) if batched else ([mask_or_batch], False)
+    if len(masks) != len(images):
+        raise RecolorInputError(f"got {len(images)} images but {len(masks)} masks")
+    arrays = [_check_image(im, i) for i, im in enumerate(images)]
+    mask_arrays = [_check_mask(m, a.shape, i) for i, (m, a) in enumerate(zip(masks, arrays))]
+    impl = get_backend(backend)
+    params = plan_objects(impl, arrays, mask_arrays, source, targets, palette, threads, fit_source)
+    outs = impl.run(arrays, mask_arrays, params, threads)
+    return _package(outs, image_or_batch, images, batched)
+
+
+def plan_objects(
+    impl: Backend,
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    source: str | Sequence[str],
+    targets: Any,
+    palette: Palette,
+    threads: int = 0,
+    fit_source: bool = True,
+) -> np.ndarray:
+    """The ``(N, K, NUM_PARAMS)`` table for validated images and masks (see ``recolor``)."""
+    n = len(images)
+    hists = None
+    if fit_source:
+        t = palette.thresholds
+        hists = impl.hue_histograms(images, masks, t.achromatic_s_max, t.black_v_max, threads)
+    return plan_batch(
+        _per_item(source, n, "source"), _per_item(targets, n, "targets"), palette, hists
+    )
+
+
+def _package(outs: list[np.ndarray], original: Any, images: list, batched: bool) -> Any:
+    if _is_torch(images[0]):
+        import torch
+
+        outs = [torch.from_numpy(o).to(im.device) for o, im in zip(outs, images)]
+        if not batched:
+            return outs[0]
+        return torch.stack(outs) if not isinstance(original, (list, tuple)) else outs
+    if not batched:
+        return outs[0]
+    return np.stack(outs) if not isinstance(original, (list, tuple)) else outs

@@ -1,0 +1,111 @@
+"""Backend registry: every implementation of the recolouring contract under one interface.
+
+A backend recolours a batch: N images ``(H_i, W_i, 3)`` uint8 RGB, N masks ``(H_i, W_i)``
+uint8 and an ``(N, K, NUM_PARAMS)`` float32 parameter table, into N arrays
+``(K, H_i, W_i, 3)`` uint8. Inputs arrive validated and C-contiguous (colorist.recolor.api).
+
+``auto`` picks the available backend with the highest ``speed_rank``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from colorist._native import BackendUnavailableError, cpu_extension, cpu_extension_error
+from colorist.recolor.reference import hue_histogram, recolor_reference
+
+RunFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], np.ndarray, int], list]
+HistFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], int, int, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend.
+
+    Attributes:
+        name: what users pass as ``backend=``.
+        speed_rank: higher is faster; ``auto`` takes the fastest available.
+        run: ``run(images, masks, params, threads) -> list of (K, H, W, 3) arrays``.
+        unavailable: returns None when the backend can run here, else how to get it.
+        hue_histograms: ``(images, masks, s_min, v_min, threads) -> (N, 180) int64`` hue
+            counts of the masked chromatic pixels (to fit the source arc to each object).
+    """
+
+    name: str
+    speed_rank: int
+    run: RunFn
+    unavailable: Callable[[], str | None]
+    hue_histograms: HistFn
+
+
+BACKENDS: dict[str, Backend] = {}
+
+
+def register_backend(backend: Backend) -> Backend:
+    BACKENDS[backend.name] = backend
+    return backend
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that can run here, fastest first."""
+    ok = [b for b in BACKENDS.values() if b.unavailable() is None]
+    return [b.name for b in sorted(ok, key=lambda b: -b.speed_rank)]
+
+
+def get_backend(name: str = "auto") -> Backend:
+    """The backend called ``name`` ("auto": the fastest available).
+
+    Raises:
+        ValueError: an unknown name.
+        BackendUnavailableError: a known backend that cannot run here (says how to get it).
+    """
+    if name == "auto":
+        return BACKENDS[available_backends()[0]]
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from: auto, {', '.join(BACKENDS)}")
+    why = BACKENDS[name].unavailable()
+    if why is not None:
+        raise BackendUnavailableError(why)
+    return BACKENDS[name]
+
+
+def _run_reference(images, masks, params, threads):
+    return [recolor_reference(im, m, p) for im, m, p in zip(images, masks, params)]
+
+
+def _hist_reference(images, masks, s_min, v_min, threads):
+    return np.stack([hue_histogram(im, m, s_min, v_min) for im, m in zip(images, masks)])
+
+
+def _hist_cpu(images, masks, s_min, v_min, threads):
+    return cpu_extension().hue_histograms(list(images), list(masks), s_min, v_min, threads)
+
+
+def _run_cpu(images, masks, params, threads):
+    ext = cpu_extension()
+    k = params.shape[1]
+    outs = [np.empty((k, *im.shape), dtype=np.uint8) for im in images]
+    ext.recolor_batch(list(images), list(masks), params, outs, threads)
+    return outs
+
+
+def _cpu_unavailable() -> str | None:
+    if cpu_extension_error() is None:
+        return None
+    try:
+        cpu_extension()
+    except BackendUnavailableError as e:
+        return str(e)
+    return None
+
+
+register_backend(Backend("reference", 0, _run_reference, lambda: None, _hist_reference))
+register_backend(Backend("cpu", 10, _run_cpu, _cpu_unavailable, _hist_cpu))
+
+__all__ = [
+    "BACKENDS", "Backend", "BackendUnavailableError", "available_backends", "get_backend",
+    "register_backend",
+]

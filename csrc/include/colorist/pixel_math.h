@@ -1,0 +1,210 @@
+// Per-pixel recolouring math shared by every native backend.
+//
+// This header is compiled three ways: by g++ for the CPU extension (csrc/), by nvcc for the
+// compile-only check, and by NVRTC (CuPy RawModule) for the CUDA kernel (kernels/). It
+// therefore uses only plain C types and the C math functions that CUDA device code also
+// has (no <cstdint>, no std::).
+//
+// Units follow OpenCV's 8-bit HSV: H in [0, 180), S and V in [0, 255]. CIELAB uses
+// L in [0, 100] and a*, b* unbounded (sRGB primaries, D65 white), as in the CIE formulas.
+//
+// A recolouring is described by one row of COLORIST_PARAMS floats (see RecolorParam). The
+// Python side (colorist/recolor/plan.py) builds the rows; the numpy reference
+// (colorist/recolor/reference.py) is the oracle these functions are tested against.
+#pragma once
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define COLORIST_HD __host__ __device__ __forceinline__
+#else
+#include <math.h>
+#define COLORIST_HD inline
+#endif
+
+namespace colorist {
+
+typedef unsigned char u8;
+
+// Layout of one parameter row; keep in sync with colorist/recolor/plan.py (PARAM_FIELDS).
+enum RecolorParam {
+  P_MODE = 0,     // 0: HSV mode, 1: CIELAB mode, 2: copy (target == source)
+  P_SRC_LO = 1,   // source hue arc start (OpenCV units)
+  P_SRC_W = 2,    // source hue arc width; <= 0 keeps the hue
+  P_TGT_LO = 3,   // target hue arc start
+  P_TGT_W = 4,    // target hue arc width
+  P_S_MUL = 5,    // S' = S * s_mul + s_add (0..255 units)
+  P_S_ADD = 6,
+  P_V_MUL = 7,    // V' = V * v_mul + v_add (0..255 units)
+  P_V_ADD = 8,
+  P_L_MUL = 9,    // CIELAB mode: L' = L * l_mul + l_add
+  P_L_ADD = 10,
+  P_A_TGT = 11,   // CIELAB mode: a' = a + ab_mix * (a_tgt - a), same for b
+  P_B_TGT = 12,
+  P_AB_MIX = 13,
+  COLORIST_PARAMS = 16
+};
+
+enum RecolorMode { MODE_HSV = 0, MODE_LAB = 1, MODE_COPY = 2 };
+
+COLORIST_HD float clampf(float x, float lo, float hi) { return fminf(fmaxf(x, lo), hi); }
+
+// Float in [0, 1] -> uint8 with round-half-to-even, as np.rint does in the reference.
+COLORIST_HD u8 unit_to_u8(float x) { return (u8)clampf(rintf(x * 255.f), 0.f, 255.f); }
+
+// OpenCV's exact integer RGB -> HSV for 8-bit images (cv::COLOR_RGB2HSV). The division
+// tables of OpenCV (round((255 << 12) / v) and round((180 << 12) / (6 * diff))) are computed
+// with integer arithmetic; neither quotient can be a tie, so the rounding matches.
+COLORIST_HD void rgb_to_hsv_u8(int r, int g, int b, int* h, int* s, int* v) {
+  int vmax = r > g ? (r > b ? r : b) : (g > b ? g : b);
+  int vmin = r < g ? (r < b ? r : b) : (g < b ? g : b);
+  int diff = vmax - vmin;
+  int sdiv = vmax ? (2 * (255 << 12) + vmax) / (2 * vmax) : 0;
+  int hdiv = diff ? (2 * 122880 + diff) / (2 * diff) : 0;  // 122880 == (180 << 12) / 6
+  int hh;
+  if (vmax == r) {  // ties resolve r, then g, as in OpenCV
+    hh = g - b;
+  } else if (vmax == g) {
+    hh = b - r + 2 * diff;
+  } else {
+    hh = r - g + 4 * diff;
+  }
+  hh = (hh * hdiv + (1 << 11)) >> 12;
+  *h = hh < 0 ? hh + 180 : hh;
+  *s = (diff * sdiv + (1 << 11)) >> 12;
+  *v = vmax;
+}
+
+// OpenCV's float HSV -> RGB (HSV2RGB_native) with H in OpenCV units [0, 180).
+COLORIST_HD void hsv_to_rgb_f(float h180, float s, float v, float* r, float* g, float* b) {
+  if (s == 0.f) {
+    *r = *g = *b = v;
+    return;
+  }
+  float h = (h180 * 2.f) * (6.f / 360.f);
+  int sector = (int)floorf(h);
+  h -= (float)sector;
+  if ((unsigned)sector >= 6u) {
+    sector = 0;
+    h = 0.f;
+  }
+  float t0 = v, t1 = v * (1.f - s), t2 = v * (1.f - s * h), t3 = v * (1.f - s * (1.f - h));
+  switch (sector) {  // OpenCV's sector_data table, written out
+    case 0: *r = t0; *g = t3; *b = t1; break;
+    case 1: *r = t2; *g = t0; *b = t1; break;
+    case 2: *r = t1; *g = t0; *b = t3; break;
+    case 3: *r = t1; *g = t2; *b = t0; break;
+    case 4: *r = t3; *g = t1; *b = t0; break;
+    default: *r = t0; *g = t1; *b = t2; break;
+  }
+}
+
+// Piecewise-linear circle map: the source arc [lo, lo + w) goes linearly onto the target
+// arc, and the rest of the circle goes linearly onto the rest of the circle. The map is
+// continuous and monotone, so hues outside the source arc neither wrap nor collapse.
+COLORIST_HD float map_hue(float h, const float* p) {
+  float src_w = p[P_SRC_W], tgt_w = p[P_TGT_W];
+  if (src_w <= 0.f) return h;
+  float u = h - p[P_SRC_LO];
+  if (u < 0.f) u += 180.f;
+  if (u >= 180.f) u -= 180.f;
+  float y = u <= src_w ? p[P_TGT_LO] + u * (tgt_w / src_w)
+                       : p[P_TGT_LO] + tgt_w + (u - src_w) * ((180.f - tgt_w) / (180.f - src_w));
+  if (y >= 180.f) y -= 180.f;
+  return y;
+}
+
+// ---- CIELAB (sRGB, D65), exact CIE formulas -------------------------------------------
+
+COLORIST_HD float srgb_to_linear(float c) {
+  return c <= 0.04045f ? c * (1.f / 12.92f) : powf((c + 0.055f) * (1.f / 1.055f), 2.4f);
+}
+
+COLORIST_HD float linear_to_srgb(float c) {
+  return c <= 0.0031308f ? c * 12.92f : 1.055f * powf(c, 1.f / 2.4f) - 0.055f;
+}
+
+COLORIST_HD float lab_f(float t) { return t > 0.008856f ? cbrtf(t) : 7.787f * t + 16.f / 116.f; }
+
+COLORIST_HD float lab_finv(float f) {
+  float f3 = f * f * f;
+  return f3 > 0.008856f ? f3 : (f - 16.f / 116.f) * (1.f / 7.787f);
+}
+
+// RGB in [0, 1] (gamma-encoded sRGB) -> L in [0, 100], a*, b*.
+COLORIST_HD void rgb_to_lab_f(float r, float g, float b, float* L, float* A, float* B) {
+  r = srgb_to_linear(r);
+  g = srgb_to_linear(g);
+  b = srgb_to_linear(b);
+  float x = (0.412453f * r + 0.357580f * g + 0.180423f * b) * (1.f / 0.950456f);
+  float y = 0.212671f * r + 0.715160f * g + 0.072169f * b;
+  float z = (0.019334f * r + 0.119193f * g + 0.950227f * b) * (1.f / 1.088754f);
+  float fy = lab_f(y);
+  *L = y > 0.008856f ? 116.f * fy - 16.f : 903.3f * y;
+  *A = 500.f * (lab_f(x) - fy);
+  *B = 200.f * (fy - lab_f(z));
+}
+
+// L, a*, b* -> RGB in [0, 1], clipped to the sRGB gamut per channel.
+COLORIST_HD void lab_to_rgb_f(float L, float A, float B, float* r, float* g, float* b) {
+  float fy = (L + 16.f) * (1.f / 116.f);
+  float y = L > 7.9996248f ? fy * fy * fy : L * (1.f / 903.3f);
+  float x = lab_finv(fy + A * (1.f / 500.f)) * 0.950456f;
+  float z = lab_finv(fy - B * (1.f / 200.f)) * 1.088754f;
+  float lr = 3.240479f * x - 1.537150f * y - 0.498535f * z;
+  float lg = -0.969256f * x + 1.875991f * y + 0.041556f * z;
+  float lb = 0.055648f * x - 0.204043f * y + 1.057311f * z;
+  *r = linear_to_srgb(clampf(lr, 0.f, 1.f));
+  *g = linear_to_srgb(clampf(lg, 0.f, 1.f));
+  *b = linear_to_srgb(clampf(lb, 0.f, 1.f));
+}
+
+// ---- one pixel, one variant ----------------------------------------------------------
+
+// What one read of a pixel gives every variant: its HSV and, when some variant needs it,
+// its CIELAB.
+struct PixelColor {
+  int h, s, v;
+  float L, A, B;
+};
+
+COLORIST_HD void load_pixel(u8 r, u8 g, u8 b, bool need_lab, PixelColor* c) {
+  rgb_to_hsv_u8(r, g, b, &c->h, &c->s, &c->v);
+  if (need_lab) {
+    rgb_to_lab_f(r * (1.f / 255.f), g * (1.f / 255.f), b * (1.f / 255.f), &c->L, &c->A, &c->B);
+  }
+}
+
+// True when any of the k rows is a CIELAB row (the pixel then needs its Lab once).
+COLORIST_HD bool any_lab(const float* params, int k) {
+  for (int i = 0; i < k; ++i) {
+    if (params[i * COLORIST_PARAMS + P_MODE] == (float)MODE_LAB) return true;
+  }
+  return false;
+}
+
+// Writes the recoloured RGB of pixel `c` (original RGB r, g, b) for parameter row `p`.
+COLORIST_HD void recolor_pixel(const PixelColor& c, u8 r, u8 g, u8 b, const float* p, u8* out) {
+  float mode = p[P_MODE];
+  float fr, fg, fb;
+  if (mode == (float)MODE_COPY) {
+    out[0] = r;
+    out[1] = g;
+    out[2] = b;
+    return;
+  }
+  if (mode == (float)MODE_LAB) {
+    float L = clampf(c.L * p[P_L_MUL] + p[P_L_ADD], 0.f, 100.f);
+    float A = c.A + p[P_AB_MIX] * (p[P_A_TGT] - c.A);
+    float B = c.B + p[P_AB_MIX] * (p[P_B_TGT] - c.B);
+    lab_to_rgb_f(L, A, B, &fr, &fg, &fb);
+  } else {
+    float h = map_hue((float)c.h, p);
+    float s = clampf((float)c.s * p[P_S_MUL] + p[P_S_ADD], 0.f, 255.f);
+    float v = clampf((float)c.v * p[P_V_MUL] + p[P_V_ADD], 0.f, 255.f);
+    hsv_to_rgb_f(h, s * (1.f / 255.f), v * (1.f / 255.f), &fr, &fg, &fb);
+  }
+  out[0] = unit_to_u8(fr);
+  out[1] = unit_to_u8(fg);
+  out[2] = unit_to_u8(fb);
+}
+
+}  // namespace colorist

@@ -1,0 +1,33 @@
+// CPU recolouring over a batch of images of different sizes (OpenMP, one read per pixel).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace colorist {
+
+// One image of the batch: contiguous H*W*3 RGB, H*W mask, and K contiguous H*W*3 outputs.
+struct ImageJob {
+  const std::uint8_t* rgb;
+  const std::uint8_t* mask;
+  std::uint8_t* out;       // K planes of npixels * 3 bytes
+  std::int64_t npixels;
+  const float* params;     // K rows of COLORIST_PARAMS floats
+};
+
+// Recolours every image into its K variants; pixels with mask == 0 are copied unchanged.
+// `threads` <= 0 uses OpenMP's default.
+void recolor_batch_cpu(const std::vector<ImageJob>& jobs, int k, int threads);
+
+// Per-image hue histograms (180 bins) of the masked pixels with S >= s_min and V >= v_min;
+// hist holds jobs.size() * 180 counts.
+void hue_histograms_cpu(const std::vector<ImageJob>& jobs, int s_min, int v_min,
+                        std::int64_t* hist, int threads);
+
+// OpenCV-exact uint8 RGB -> HSV over n pixels (for golden tests and the palette).
+void rgb_to_hsv_cpu(const std::uint8_t* rgb, std::uint8_t* hsv, std::int64_t n, int threads);
+
+// uint8 RGB -> float CIELAB over n pixels.
+void rgb_to_lab_cpu(const std::uint8_t* rgb, float* lab, std::int64_t n, int threads);
+
+}  // namespace colorist
