@@ -31,22 +31,72 @@ std::vector<Chunk> split_into_chunks(const std::vector<ImageJob>& jobs) {
   return chunks;
 }
 
-void recolor_range(const ImageJob& job, int k, std::int64_t begin, std::int64_t end) {
-  const bool need_lab = any_lab(job.params, k);
+// At most this many variants share one read of a pixel; more are done in further passes.
+constexpr int kMaxVariants = 32;
+// Masked pixels gathered per block: their HSV is computed once, then each variant runs as
+// a tight loop over the block (structure of arrays, no branches: it vectorises).
+constexpr int kBlock = 256;
+
+struct Block {
+  int n = 0;
+  std::int64_t index[kBlock];
+  float h[kBlock], s[kBlock], v[kBlock];
+  float r[kBlock], g[kBlock], b[kBlock];
+};
+
+void recolor_block_hsv(Block& blk, const float* p) {
+  const int n = blk.n;
+  for (int i = 0; i < n; ++i) recolor_hsv_f(blk.h[i], blk.s[i], blk.v[i], p, &blk.r[i], &blk.g[i], &blk.b[i]);
+}
+
+void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bool need_lab) {
   const std::int64_t plane = job.npixels * 3;
+  for (int var = 0; var < k; ++var) {
+    const float* p = params + var * COLORIST_PARAMS;
+    std::uint8_t* out = job.out + var * plane;
+    if (p[P_MODE] == (float)MODE_HSV) {
+      recolor_block_hsv(blk, p);
+      for (int i = 0; i < blk.n; ++i) {
+        std::uint8_t* o = out + 3 * blk.index[i];
+        o[0] = unit_to_u8(blk.r[i]);
+        o[1] = unit_to_u8(blk.g[i]);
+        o[2] = unit_to_u8(blk.b[i]);
+      }
+      continue;
+    }
+    for (int i = 0; i < blk.n; ++i) {  // copy and CIELAB rows: the shared per-pixel path
+      const u8* px = job.rgb + 3 * blk.index[i];
+      PixelColor c;
+      load_pixel(px[0], px[1], px[2], need_lab && p[P_MODE] == (float)MODE_LAB, &c);
+      recolor_pixel(c, px[0], px[1], px[2], p, out + 3 * blk.index[i]);
+    }
+  }
+  blk.n = 0;
+}
+
+void recolor_range(const ImageJob& job, int k, std::int64_t begin, std::int64_t end) {
+  // A local copy of the rows: the compiler may then keep them in registers, which it
+  // cannot do through job.params (the uint8 output could alias them).
+  float params[kMaxVariants * COLORIST_PARAMS];
+  std::memcpy(params, job.params, sizeof(float) * k * COLORIST_PARAMS);
+  const bool need_lab = any_lab(params, k);
+  const std::int64_t plane = job.npixels * 3;
+  Block blk;
   for (std::int64_t i = begin; i < end; ++i) {
     const u8* px = job.rgb + 3 * i;
     if (job.mask[i] == 0) {
       for (int v = 0; v < k; ++v) std::memcpy(job.out + v * plane + 3 * i, px, 3);
       continue;
     }
-    PixelColor c;
-    load_pixel(px[0], px[1], px[2], need_lab, &c);
-    for (int v = 0; v < k; ++v) {
-      recolor_pixel(c, px[0], px[1], px[2], job.params + v * COLORIST_PARAMS,
-                    job.out + v * plane + 3 * i);
-    }
+    int h, s, v;
+    rgb_to_hsv_u8(px[0], px[1], px[2], &h, &s, &v);
+    blk.index[blk.n] = i;
+    blk.h[blk.n] = (float)h;
+    blk.s[blk.n] = (float)s;
+    blk.v[blk.n] = (float)v;
+    if (++blk.n == kBlock) flush_block(blk, job, params, k, need_lab);
   }
+  if (blk.n) flush_block(blk, job, params, k, need_lab);
 }
 
 int resolve_threads(int threads) {
@@ -61,6 +111,18 @@ int resolve_threads(int threads) {
 }  // namespace
 
 void recolor_batch_cpu(const std::vector<ImageJob>& jobs, int k, int threads) {
+  if (k > kMaxVariants) {  // split the variants into passes of kMaxVariants
+    for (int first = 0; first < k; first += kMaxVariants) {
+      std::vector<ImageJob> part = jobs;
+      const int kp = std::min(kMaxVariants, k - first);
+      for (std::size_t j = 0; j < part.size(); ++j) {
+        part[j].out = jobs[j].out + static_cast<std::int64_t>(first) * jobs[j].npixels * 3;
+        part[j].params = jobs[j].params + first * COLORIST_PARAMS;
+      }
+      recolor_batch_cpu(part, kp, threads);
+    }
+    return;
+  }
   const std::vector<Chunk> chunks = split_into_chunks(jobs);
   const std::int64_t n = static_cast<std::int64_t>(chunks.size());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_threads(threads))

@@ -32,7 +32,7 @@ from colorist.palette import DEFAULT_PALETTE, Color, HueArc, Palette
 
 PARAM_FIELDS = (
     "mode", "src_lo", "src_w", "tgt_lo", "tgt_w", "s_mul", "s_add", "v_mul", "v_add",
-    "l_mul", "l_add", "a_tgt", "b_tgt", "ab_mix",
+    "l_mul", "l_add", "a_tgt", "b_tgt", "ab_mix", "ratio_in", "ratio_out",
 )
 NUM_PARAMS = 16
 MODE_HSV, MODE_LAB, MODE_COPY = 0, 1, 2
@@ -48,6 +48,10 @@ def _row(**values: float) -> np.ndarray:
     row[[_F["s_mul"], _F["v_mul"], _F["l_mul"]]] = 1.0
     for name, value in values.items():
         row[_F[name]] = value
+    if row[_F["src_w"]] > 0:  # hue-map slopes, in float32 as the kernels would divide
+        src_w, tgt_w, full = row[_F["src_w"]], row[_F["tgt_w"]], np.float32(180)
+        row[_F["ratio_in"]] = tgt_w / src_w
+        row[_F["ratio_out"]] = (full - tgt_w) / (full - src_w)
     return row
 
 

@@ -38,8 +38,8 @@ def map_hue(h: np.ndarray, row: np.ndarray) -> np.ndarray:
     u = h - src_lo
     u = np.where(u < 0, u + _F32(180), u)
     u = np.where(u >= 180, u - _F32(180), u)
-    inside = tgt_lo + u * (tgt_w / src_w)
-    outside = tgt_lo + tgt_w + (u - src_w) * ((_F32(180) - tgt_w) / (_F32(180) - src_w))
+    inside = tgt_lo + u * row[_F["ratio_in"]]
+    outside = tgt_lo + tgt_w + (u - src_w) * row[_F["ratio_out"]]
     y = np.where(u <= src_w, inside, outside)
     return np.where(y >= 180, y - _F32(180), y).astype(_F32)
 

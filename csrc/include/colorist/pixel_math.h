@@ -15,9 +15,11 @@
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define COLORIST_HD __host__ __device__ __forceinline__
+#define COLORIST_CONSTEXPR_HD __host__ __device__ __forceinline__
 #else
 #include <math.h>
 #define COLORIST_HD inline
+#define COLORIST_CONSTEXPR_HD constexpr
 #endif
 
 namespace colorist {
@@ -40,25 +42,64 @@ enum RecolorParam {
   P_A_TGT = 11,   // CIELAB mode: a' = a + ab_mix * (a_tgt - a), same for b
   P_B_TGT = 12,
   P_AB_MIX = 13,
+  P_RATIO_IN = 14,   // tgt_w / src_w (float32), precomputed by the planner
+  P_RATIO_OUT = 15,  // (180 - tgt_w) / (180 - src_w)
   COLORIST_PARAMS = 16
 };
 
 enum RecolorMode { MODE_HSV = 0, MODE_LAB = 1, MODE_COPY = 2 };
 
-COLORIST_HD float clampf(float x, float lo, float hi) { return fminf(fmaxf(x, lo), hi); }
+// Ternaries, not fminf/fmaxf: those are libm calls on the host (NaN rules), and no NaN
+// reaches here.
+COLORIST_HD float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-// Float in [0, 1] -> uint8 with round-half-to-even, as np.rint does in the reference.
-COLORIST_HD u8 unit_to_u8(float x) { return (u8)clampf(rintf(x * 255.f), 0.f, 255.f); }
+// Round half to even, as np.rint. On the host, adding and subtracting 1.5 * 2^23 rounds in
+// the FPU's default mode without a libm call (baseline x86-64 has no SSE4.1 roundss);
+// exact for |x| < 2^22, which covers the 0..255 values rounded here.
+COLORIST_HD float round_half_even(float x) {
+#if defined(__CUDA_ARCH__)
+  return rintf(x);
+#else
+  const float magic = 12582912.f;  // not folded: without -ffast-math no reassociation
+  return (x + magic) - magic;
+#endif
+}
 
-// OpenCV's exact integer RGB -> HSV for 8-bit images (cv::COLOR_RGB2HSV). The division
-// tables of OpenCV (round((255 << 12) / v) and round((180 << 12) / (6 * diff))) are computed
-// with integer arithmetic; neither quotient can be a tie, so the rounding matches.
+// Float in [0, 1] -> uint8 with round-half-to-even.
+COLORIST_HD u8 unit_to_u8(float x) { return (u8)clampf(round_half_even(x * 255.f), 0.f, 255.f); }
+
+// OpenCV's division tables: round((255 << 12) / i) and round((180 << 12) / (6 * i)),
+// in integer arithmetic (neither quotient can be a tie, so the rounding matches).
+COLORIST_CONSTEXPR_HD int sdiv_entry(int i) { return i ? (2 * (255 << 12) + i) / (2 * i) : 0; }
+COLORIST_CONSTEXPR_HD int hdiv_entry(int i) { return i ? (2 * 122880 + i) / (2 * i) : 0; }
+
+#if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
+// On the host the tables are built at compile time (two divisions a pixel cost more than
+// the rest of the conversion); device code divides, tables would cost memory traffic.
+struct DivTables {
+  int sdiv[256], hdiv[256];
+  constexpr DivTables() : sdiv(), hdiv() {
+    for (int i = 0; i < 256; ++i) {
+      sdiv[i] = sdiv_entry(i);
+      hdiv[i] = hdiv_entry(i);
+    }
+  }
+};
+inline constexpr DivTables kDivTables{};
+#define COLORIST_SDIV(i) (kDivTables.sdiv[i])
+#define COLORIST_HDIV(i) (kDivTables.hdiv[i])
+#else
+#define COLORIST_SDIV(i) sdiv_entry(i)
+#define COLORIST_HDIV(i) hdiv_entry(i)
+#endif
+
+// OpenCV's exact integer RGB -> HSV for 8-bit images (cv::COLOR_RGB2HSV).
 COLORIST_HD void rgb_to_hsv_u8(int r, int g, int b, int* h, int* s, int* v) {
   int vmax = r > g ? (r > b ? r : b) : (g > b ? g : b);
   int vmin = r < g ? (r < b ? r : b) : (g < b ? g : b);
   int diff = vmax - vmin;
-  int sdiv = vmax ? (2 * (255 << 12) + vmax) / (2 * vmax) : 0;
-  int hdiv = diff ? (2 * 122880 + diff) / (2 * diff) : 0;  // 122880 == (180 << 12) / 6
+  int sdiv = COLORIST_SDIV(vmax);
+  int hdiv = COLORIST_HDIV(diff);
   int hh;
   if (vmax == r) {  // ties resolve r, then g, as in OpenCV
     hh = g - b;
@@ -73,28 +114,21 @@ COLORIST_HD void rgb_to_hsv_u8(int r, int g, int b, int* h, int* s, int* v) {
   *v = vmax;
 }
 
-// OpenCV's float HSV -> RGB (HSV2RGB_native) with H in OpenCV units [0, 180).
+// OpenCV's float HSV -> RGB (HSV2RGB_native) with H in OpenCV units [0, 180), written
+// without branches so that loops over pixels vectorise. OpenCV's s == 0 case needs no
+// branch: then t1 == t2 == t3 == v exactly.
 COLORIST_HD void hsv_to_rgb_f(float h180, float s, float v, float* r, float* g, float* b) {
-  if (s == 0.f) {
-    *r = *g = *b = v;
-    return;
-  }
   float h = (h180 * 2.f) * (6.f / 360.f);
-  int sector = (int)floorf(h);
+  int sector = (int)h;  // h >= 0: truncation is floor
   h -= (float)sector;
-  if ((unsigned)sector >= 6u) {
-    sector = 0;
-    h = 0.f;
-  }
+  bool bad = (sector < 0) | (sector >= 6);
+  sector = bad ? 0 : sector;
+  h = bad ? 0.f : h;
   float t0 = v, t1 = v * (1.f - s), t2 = v * (1.f - s * h), t3 = v * (1.f - s * (1.f - h));
-  switch (sector) {  // OpenCV's sector_data table, written out
-    case 0: *r = t0; *g = t3; *b = t1; break;
-    case 1: *r = t2; *g = t0; *b = t1; break;
-    case 2: *r = t1; *g = t0; *b = t3; break;
-    case 3: *r = t1; *g = t2; *b = t0; break;
-    case 4: *r = t3; *g = t1; *b = t0; break;
-    default: *r = t0; *g = t1; *b = t2; break;
-  }
+  // OpenCV's sector_data table {{1,3,0}, {1,0,2}, {3,0,1}, {0,2,1}, {0,1,3}, {2,1,0}} (b,g,r)
+  *r = ((sector == 0) | (sector == 5)) ? t0 : sector == 1 ? t2 : sector == 4 ? t3 : t1;
+  *g = ((sector == 1) | (sector == 2)) ? t0 : sector == 0 ? t3 : sector == 3 ? t2 : t1;
+  *b = ((sector == 3) | (sector == 4)) ? t0 : sector == 2 ? t3 : sector == 5 ? t2 : t1;
 }
 
 // Piecewise-linear circle map: the source arc [lo, lo + w) goes linearly onto the target
@@ -102,14 +136,14 @@ COLORIST_HD void hsv_to_rgb_f(float h180, float s, float v, float* r, float* g, 
 // continuous and monotone, so hues outside the source arc neither wrap nor collapse.
 COLORIST_HD float map_hue(float h, const float* p) {
   float src_w = p[P_SRC_W], tgt_w = p[P_TGT_W];
-  if (src_w <= 0.f) return h;
   float u = h - p[P_SRC_LO];
-  if (u < 0.f) u += 180.f;
-  if (u >= 180.f) u -= 180.f;
-  float y = u <= src_w ? p[P_TGT_LO] + u * (tgt_w / src_w)
-                       : p[P_TGT_LO] + tgt_w + (u - src_w) * ((180.f - tgt_w) / (180.f - src_w));
-  if (y >= 180.f) y -= 180.f;
-  return y;
+  u = u < 0.f ? u + 180.f : u;
+  u = u >= 180.f ? u - 180.f : u;
+  float inside = p[P_TGT_LO] + u * p[P_RATIO_IN];
+  float outside = p[P_TGT_LO] + tgt_w + (u - src_w) * p[P_RATIO_OUT];
+  float y = u <= src_w ? inside : outside;
+  y = y >= 180.f ? y - 180.f : y;
+  return src_w <= 0.f ? h : y;  // width 0: keep the hue (a select, not a branch)
 }
 
 // ---- CIELAB (sRGB, D65), exact CIE formulas -------------------------------------------
@@ -181,6 +215,15 @@ COLORIST_HD bool any_lab(const float* params, int k) {
   return false;
 }
 
+// HSV-mode recolouring of one pixel (H, S, V in OpenCV units) to RGB in [0, 1].
+COLORIST_HD void recolor_hsv_f(float h, float s, float v, const float* p, float* r, float* g,
+                               float* b) {
+  float h2 = map_hue(h, p);
+  float s2 = clampf(s * p[P_S_MUL] + p[P_S_ADD], 0.f, 255.f);
+  float v2 = clampf(v * p[P_V_MUL] + p[P_V_ADD], 0.f, 255.f);
+  hsv_to_rgb_f(h2, s2 * (1.f / 255.f), v2 * (1.f / 255.f), r, g, b);
+}
+
 // Writes the recoloured RGB of pixel `c` (original RGB r, g, b) for parameter row `p`.
 COLORIST_HD void recolor_pixel(const PixelColor& c, u8 r, u8 g, u8 b, const float* p, u8* out) {
   float mode = p[P_MODE];
@@ -197,10 +240,7 @@ COLORIST_HD void recolor_pixel(const PixelColor& c, u8 r, u8 g, u8 b, const floa
     float B = c.B + p[P_AB_MIX] * (p[P_B_TGT] - c.B);
     lab_to_rgb_f(L, A, B, &fr, &fg, &fb);
   } else {
-    float h = map_hue((float)c.h, p);
-    float s = clampf((float)c.s * p[P_S_MUL] + p[P_S_ADD], 0.f, 255.f);
-    float v = clampf((float)c.v * p[P_V_MUL] + p[P_V_ADD], 0.f, 255.f);
-    hsv_to_rgb_f(h, s * (1.f / 255.f), v * (1.f / 255.f), &fr, &fg, &fb);
+    recolor_hsv_f((float)c.h, (float)c.s, (float)c.v, p, &fr, &fg, &fb);
   }
   out[0] = unit_to_u8(fr);
   out[1] = unit_to_u8(fg);
