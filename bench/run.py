@@ -82,7 +82,7 @@ def run(quick: bool) -> list[Row]:
     backends = [b for b in ("reference", "cpu") if b in available_backends()]
     sizes = {"640x480": SIZES["640x480"]} if quick else SIZES
     rows = []
-    for size, (h, w) in sizes.items():
+    for h, w in sizes.values():
         image, mask = make_input(h, w)
         for k in (1, 7):
             for threads in (1, 2):

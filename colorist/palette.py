@@ -113,7 +113,7 @@ DEFAULT_COLORS: tuple[Color, ...] = (
     Color("blue", True, (30, 70, 210), _arc(98, 128), _arc(106, 120)),
     Color("purple", True, (120, 40, 180), _arc(128, 150), _arc(134, 144)),
     Color("pink", True, (235, 100, 170), _arc(150, 170), _arc(157, 166)),
-    Color("brown", True, (110, 65, 30), _arc(5, 25), _arc(11, 18), sv=_BROWN),
+    Color("brown", True, (95, 55, 25), _arc(5, 25), _arc(11, 18), sv=_BROWN),
     Color("white", False, (245, 245, 245), sv=(0.1, 0.0, 55 / 255, 200.0)),
     Color("gray", False, (128, 128, 128), sv=(0.1, 0.0, 90 / 255, 75.0), aliases=("grey",)),
     Color("black", False, (20, 20, 20), sv=(0.5, 0.0, 40 / 255, 0.0)),
@@ -313,6 +313,8 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
     import cv2
 
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.size == 0:  # OpenCV rejects empty arrays
+        return rgb.copy()
     flat = rgb.reshape(-1, 1, 3)
     return cv2.cvtColor(flat, cv2.COLOR_RGB2HSV).reshape(rgb.shape)
 

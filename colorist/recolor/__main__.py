@@ -79,7 +79,8 @@ def format_summary(summary: BatchSummary, out: Path) -> str:
         lines.append("dominant colour of the recoloured region == target:")
         for target, row in sorted(d["check_by_target"].items()):
             total = row["passed"] + row["failed"]
-            lines.append(f"  {target:<8} {row['passed']:>5}/{total:<5} {row['passed'] / total:6.1%}")
+            rate = row["passed"] / total
+            lines.append(f"  {target:<8} {row['passed']:>5}/{total:<5} {rate:6.1%}")
     for reason, n in sorted(d["reject_reasons"].items()):
         lines.append(f"  rejected ({reason}): {n}  -> see {out / 'rejects.jsonl'}")
     lines.append(f"outputs in {out}")

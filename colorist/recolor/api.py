@@ -111,7 +111,7 @@ def recolor(
         BackendUnavailableError: the named backend cannot run here (says how to get it).
     """
     images, batched = _as_list(image_or_batch)
-    masks, _ = _as_list(mask_or_batch) if batched else ([mask_or_batch], False)
+    masks = list(mask_or_batch) if batched else [mask_or_batch]  # (B, H, W) or a list
     if len(masks) != len(images):
         raise RecolorInputError(f"got {len(images)} images but {len(masks)} masks")
     arrays = [_check_image(im, i) for i, im in enumerate(images)]

@@ -16,6 +16,7 @@ the backend recolours the previous batch.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -231,9 +232,11 @@ def _collect_writes(writes, cfg, summary, rejects, bar, keep: int):
 def _reason(error: str) -> str:
     text = error.lower()
     for key in ("not found", "malformed json", "unknown colour", "not a decodable",
-                "does not match", "out of bounds", "mask is empty", "missing field"):
+                "out of bounds", "mask is empty", "missing field"):
         if key in text:
             return key.replace(" ", "-")
+    if "does not match" in text or re.search(r"mask is \d+x\d+", text):
+        return "mask-size-mismatch"
     return "other"
 
 

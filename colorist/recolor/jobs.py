@@ -84,7 +84,9 @@ def parse_job(
     return Job(job_id, image, mask, source, targets, line, extra)
 
 
-def read_jobs(path: str | Path, palette: Palette = DEFAULT_PALETTE) -> tuple[list[Job], list[Reject]]:
+def read_jobs(
+    path: str | Path, palette: Palette = DEFAULT_PALETTE
+) -> tuple[list[Job], list[Reject]]:
     """Parse a JSONL job file; bad lines become Rejects and never stop the rest.
 
     Raises:
@@ -102,7 +104,8 @@ def read_jobs(path: str | Path, palette: Palette = DEFAULT_PALETTE) -> tuple[lis
         try:
             job = parse_job(json.loads(text), n, path.parent, palette)
         except json.JSONDecodeError as e:
-            rejects.append(Reject(None, n, f"line {n}: malformed JSON ({e.msg} at column {e.colno})"))
+            msg = f"line {n}: malformed JSON ({e.msg} at column {e.colno})"
+            rejects.append(Reject(None, n, msg))
             continue
         except JobError as e:
             rejects.append(Reject(None, n, str(e)))

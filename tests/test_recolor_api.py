@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+import colorist
+from colorist import BackendUnavailableError, RecolorInputError, UnknownColorError, recolor
+from colorist.recolor import backends as backend_registry
+
+
+@pytest.fixture
+def img(rng):
+    return rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def mask():
+    m = np.zeros((20, 30), bool)
+    m[5:15, 5:20] = True
+    return m
+
+
+def test_single_image_shape_and_outside_untouched(img, mask):
+    out = recolor(img, mask, "red", ["blue", "green"])
+    assert out.shape == (2, 20, 30, 3) and out.dtype == np.uint8
+    assert np.array_equal(out[:, ~mask], np.broadcast_to(img[~mask], out[:, ~mask].shape))
+
+
+def test_auto_matches_reference(img, mask):
+    a = recolor(img, mask, "red", ["blue"], backend="auto")
+    b = recolor(img, mask, "red", ["blue"], backend="reference")
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_batch_array_and_list(img, mask, rng):
+    batch = np.stack([img, img[::-1].copy()])
+    out = recolor(batch, np.stack([mask, mask]), ["red", "blue"], ["green"])
+    assert out.shape == (2, 1, 20, 30, 3)
+    small = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    outs = recolor([img, small], [mask, np.ones((3, 4))], "red", ["white", "black"])
+    assert [o.shape for o in outs] == [(2, 20, 30, 3), (2, 3, 4, 3)]
+
+
+def test_torch_tensors_in_and_out(img, mask):
+    torch = pytest.importorskip("torch")
+    out = recolor(torch.from_numpy(img), torch.from_numpy(mask), "red", ["blue"])
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 20, 30, 3)
+    ref = recolor(img, mask, "red", ["blue"])
+    assert np.array_equal(out.numpy(), ref)
+
+
+def test_non_contiguous_input(img, mask):
+    view = np.asfortranarray(img)[:, ::-1]
+    out = recolor(view, mask[:, ::-1], "red", ["blue"])
+    ref = recolor(np.ascontiguousarray(view), np.ascontiguousarray(mask[:, ::-1]), "red",
+                  ["blue"], backend="reference")
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_wrong_dtype_shape_and_mask_are_named(img, mask):
+    with pytest.raises(RecolorInputError, match="image 0: dtype must be uint8"):
+        recolor(img.astype(np.float32), mask, "red", ["blue"])
+    with pytest.raises(RecolorInputError, match=r"image 0: shape must be \(H, W, 3\)"):
+        recolor(img[..., :2], mask, "red", ["blue"])
+    with pytest.raises(RecolorInputError, match="image 1: mask shape"):
+        recolor([img, img], [mask, mask[:10]], "red", ["blue"])
+
+
+def test_unknown_colour_and_backend(img, mask):
+    with pytest.raises(UnknownColorError, match="'magenta'"):
+        recolor(img, mask, "red", ["magenta"])
+    with pytest.raises(ValueError, match="unknown backend 'opengl'"):
+        recolor(img, mask, "red", ["blue"], backend="opengl")
+
+
+def test_unavailable_backend_says_how_to_get_it(img, mask, monkeypatch):
+    fake = backend_registry.Backend(
+        "fake", 99, lambda *a: [], lambda: "backend 'fake' needs X: pip install x",
+        lambda *a: None)
+    monkeypatch.setitem(backend_registry.BACKENDS, "fake", fake)
+    with pytest.raises(BackendUnavailableError, match="pip install x"):
+        recolor(img, mask, "red", ["blue"], backend="fake")
+    assert "fake" not in colorist.available_backends()
+    assert colorist.available_backends()[-1] == "reference"

@@ -1,0 +1,104 @@
+"""Every backend against the numpy/OpenCV reference: bit-identical outside the mask, at
+most 1 LSB apart inside."""
+
+import numpy as np
+import pytest
+
+from colorist.palette import DEFAULT_PALETTE as P
+from colorist.recolor import plan_batch, recolor_reference
+from colorist.recolor.backends import BACKENDS
+
+ALL = list(P.names)
+NATIVE = [name for name in BACKENDS if name != "reference"]
+
+
+def backend_or_skip(name):
+    why = BACKENDS[name].unavailable()
+    if why is not None:
+        pytest.skip(f"{name} unavailable here: {why[:80]}")
+    return BACKENDS[name]
+
+
+def check_against_reference(name, images, masks, sources, targets):
+    impl = backend_or_skip(name)
+    images = [np.ascontiguousarray(im) for im in images]
+    masks = [np.ascontiguousarray(m, dtype=np.uint8) for m in masks]
+    params = plan_batch(sources, targets)
+    outs = impl.run(images, masks, params, 0)
+    for im, m, p, out in zip(images, masks, params, outs):
+        ref = recolor_reference(im, m, p)
+        assert out.shape == ref.shape and out.dtype == np.uint8
+        outside = m == 0
+        assert np.array_equal(out[:, outside], ref[:, outside])
+        assert np.array_equal(out[:, outside], np.broadcast_to(im[outside], out[:, outside].shape))
+        diff = np.abs(out.astype(np.int16) - ref.astype(np.int16))
+        assert diff.max(initial=0) <= 1
+
+
+@pytest.mark.parametrize("name", NATIVE)
+@pytest.mark.parametrize("source", ALL)
+def test_random_images_every_source_every_target(name, source, rng):
+    img = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    mask = rng.integers(0, 2, (37, 53), dtype=np.uint8)
+    check_against_reference(name, [img], [mask], [source], [ALL])
+
+
+@pytest.mark.parametrize("name", NATIVE)
+@pytest.mark.parametrize("shape", [(1, 1), (17, 33), (2, 1), (128, 3)])
+@pytest.mark.parametrize("mask_kind", ["empty", "full", "random"])
+def test_odd_sizes_and_masks(name, shape, mask_kind, rng):
+    img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    mask = {"empty": np.zeros(shape), "full": np.full(shape, 255),
+            "random": rng.integers(0, 2, shape)}[mask_kind]
+    check_against_reference(name, [img], [mask], ["red"], [["blue", "white", "yellow"]])
+
+
+def special_pixels():
+    """Grey pixels, hue ties (two channels equal the max), red wrap, extremes."""
+    px = [(v, v, v) for v in (0, 1, 2, 50, 127, 128, 254, 255)]
+    px += [(255, 255, 0), (0, 255, 255), (255, 0, 255), (200, 200, 10), (10, 200, 200),
+           (200, 10, 200), (255, 0, 1), (255, 1, 0), (254, 0, 3), (250, 0, 7), (1, 0, 0),
+           (0, 1, 0), (0, 0, 1), (255, 254, 254)]
+    return np.array(px, np.uint8)[None]
+
+
+@pytest.mark.parametrize("name", NATIVE)
+@pytest.mark.parametrize("source", ["red", "white", "gray", "brown"])
+def test_grey_pixels_hue_ties_red_wrap(name, source):
+    img = special_pixels()
+    check_against_reference(name, [img], [np.ones(img.shape[:2])], [source], [ALL])
+
+
+@pytest.mark.parametrize("name", NATIVE)
+def test_every_rgb_value_once(name):
+    r, g, b = np.meshgrid(np.arange(0, 256, 3), np.arange(0, 256, 5), np.arange(256),
+                          indexing="ij")
+    img = np.stack([r, g, b], -1).astype(np.uint8).reshape(-1, 256, 3)
+    check_against_reference(name, [img], [np.ones(img.shape[:2])], ["red"], [["blue", "pink"]])
+
+
+@pytest.mark.parametrize("name", NATIVE)
+def test_mixed_size_batch_with_different_sources(name, rng):
+    shapes = [(5, 7), (64, 48), (1, 300), (33, 17)]
+    images = [rng.integers(0, 256, (*s, 3), dtype=np.uint8) for s in shapes]
+    masks = [rng.integers(0, 2, s) for s in shapes]
+    sources = ["red", "white", "green", "black"]
+    targets = [["blue", "yellow"], ["pink", "gray"], ["red", "brown"], ["cyan", "white"]]
+    check_against_reference(name, images, masks, sources, targets)
+
+
+@pytest.mark.parametrize("name", NATIVE)
+def test_more_variants_than_one_pass(name, rng):
+    img = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    targets = (ALL * 4)[:40]  # 40 > the CPU kernel's 32 variants per pass
+    check_against_reference(name, [img], [rng.integers(0, 2, (9, 11))], ["green"], [targets])
+
+
+@pytest.mark.parametrize("name", NATIVE)
+def test_real_coco_images(name, demo_objects):
+    images = [im for _, im, _, _ in demo_objects]
+    masks = [m for _, _, m, _ in demo_objects]
+    sources = [c for _, _, _, c in demo_objects]
+    targets = [[t for t in ["red", "blue", "white", "brown", "yellow"] if t != s][:4]
+               for s in sources]
+    check_against_reference(name, images, masks, sources, targets)
