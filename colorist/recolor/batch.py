@@ -16,6 +16,7 @@ the backend recolours the previous batch.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter
@@ -241,12 +242,6 @@ def _reason(error: str) -> str:
 
 
 def _write_run_files(cfg: BatchConfig, summary: BatchSummary, rejects: list[Reject]) -> None:
-    lines = "".join(f"{_json(r.to_dict())}\n" for r in rejects)
+    lines = "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in rejects)
     atomic_write_text(cfg.out / "rejects.jsonl", lines)
     atomic_write_json(cfg.out / "summary.json", summary.to_dict())
-
-
-def _json(obj: dict) -> str:
-    import json
-
-    return json.dumps(obj, sort_keys=True)
