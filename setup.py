@@ -6,10 +6,15 @@ extension whether or not the machine has a GPU or nvcc.
 """
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext
-from setuptools import setup
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HEADER = Path("csrc/include/colorist/pixel_math.h")
 
 
 def openmp_flags():
@@ -32,4 +37,26 @@ ext = Pybind11Extension(
     extra_link_args=omp_link,
 )
 
-setup(ext_modules=[ext], cmdclass={"build_ext": build_ext})
+
+
+class build_py_with_header(build_py):
+    """Installs the shared per-pixel header next to the CUDA kernel that NVRTC compiles."""
+
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / "colorist" / "kernels" / "include" / HEADER.relative_to(
+            "csrc/include")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HEADER, target)
+
+
+setup(
+    packages=[*find_packages(include=["colorist", "colorist.*"]), "colorist.kernels"],
+    package_dir={"colorist.kernels": "kernels"},
+    package_data={
+        "colorist": ["data/demo/*", "data/demo/images/*", "py.typed"],
+        "colorist.kernels": ["*.cu"],
+    },
+    ext_modules=[ext],
+    cmdclass={"build_ext": build_ext, "build_py": build_py_with_header},
+)

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,21 @@ import pytest
 
 from colorist.io import mask_from_coco, read_image
 from colorist.recolor.__main__ import demo_jobs_path
+
+
+def _cuda_present() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+# Without a GPU the Triton kernels run in Triton's CPU interpreter, which is chosen when a
+# kernel is defined, so the variable must be set before colorist.kernels is imported (on first use).
+if not _cuda_present():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 
 COCO_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-mini"
 
@@ -29,3 +45,13 @@ def demo_objects():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped (with the reason) on machines without a GPU."""
+    if _cuda_present():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -19,6 +19,11 @@ def backend_or_skip(name):
     return BACKENDS[name]
 
 
+def emulated(name):
+    """Triton's CPU interpreter runs ~10^5 px/s: big cases are subsampled under it."""
+    return BACKENDS[name].emulated()
+
+
 def check_against_reference(name, images, masks, sources, targets):
     impl = backend_or_skip(name)
     images = [np.ascontiguousarray(im) for im in images]
@@ -26,6 +31,7 @@ def check_against_reference(name, images, masks, sources, targets):
     params = plan_batch(sources, targets)
     outs = impl.run(images, masks, params, 0)
     for im, m, p, out in zip(images, masks, params, outs):
+        out = out.cpu().numpy() if hasattr(out, "cpu") else out  # GPU backends: torch
         ref = recolor_reference(im, m, p)
         assert out.shape == ref.shape and out.dtype == np.uint8
         outside = m == 0
@@ -74,6 +80,8 @@ def test_every_rgb_value_once(name):
     r, g, b = np.meshgrid(np.arange(0, 256, 3), np.arange(0, 256, 5), np.arange(256),
                           indexing="ij")
     img = np.stack([r, g, b], -1).astype(np.uint8).reshape(-1, 256, 3)
+    if emulated(name):
+        img = np.ascontiguousarray(img[::37])
     check_against_reference(name, [img], [np.ones(img.shape[:2])], ["red"], [["blue", "pink"]])
 
 
@@ -96,8 +104,9 @@ def test_more_variants_than_one_pass(name, rng):
 
 @pytest.mark.parametrize("name", NATIVE)
 def test_real_coco_images(name, demo_objects):
-    images = [im for _, im, _, _ in demo_objects]
-    masks = [m for _, _, m, _ in demo_objects]
+    step = 10 if emulated(name) else 1
+    images = [im[::step, ::step] for _, im, _, _ in demo_objects]
+    masks = [m[::step, ::step] for _, _, m, _ in demo_objects]
     sources = [c for _, _, _, c in demo_objects]
     targets = [[t for t in ["red", "blue", "white", "brown", "yellow"] if t != s][:4]
                for s in sources]

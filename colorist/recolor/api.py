@@ -20,31 +20,58 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+def _is_cupy(x: Any) -> bool:
+    return type(x).__module__.startswith("cupy")
+
+
 def _to_numpy(x: Any) -> np.ndarray:
     if _is_torch(x):
         return x.detach().cpu().numpy()
+    if _is_cupy(x):
+        return x.get()
     return np.asarray(x)
 
 
-def _check_image(image: Any, i: int) -> np.ndarray:
-    a = _to_numpy(image)
-    if a.dtype != np.uint8:
+def _to_device_array(x: Any, on_gpu: bool) -> Any:
+    """numpy for host backends; GPU backends keep torch tensors where they are (CuPy arrays
+    become torch views of the same memory), so device data never round-trips the host."""
+    if not on_gpu:
+        return _to_numpy(x)
+    if _is_torch(x):
+        return x.detach()
+    if _is_cupy(x):
+        import torch
+
+        return torch.as_tensor(x, device="cuda")
+    return np.asarray(x)
+
+
+def _check_image(image: Any, i: int, on_gpu: bool = False) -> Any:
+    a = _to_device_array(image, on_gpu)
+    if str(a.dtype).removeprefix("torch.") != "uint8":
         raise RecolorInputError(f"image {i}: dtype must be uint8 RGB, got {a.dtype}")
     if a.ndim != 3 or a.shape[2] != 3:
-        raise RecolorInputError(f"image {i}: shape must be (H, W, 3) RGB, got {a.shape}")
+        raise RecolorInputError(f"image {i}: shape must be (H, W, 3) RGB, got {tuple(a.shape)}")
     if a.shape[0] == 0 or a.shape[1] == 0:
-        raise RecolorInputError(f"image {i}: empty image of shape {a.shape}")
-    return np.ascontiguousarray(a)
+        raise RecolorInputError(f"image {i}: empty image of shape {tuple(a.shape)}")
+    return a.contiguous() if _is_torch(a) else np.ascontiguousarray(a)
 
 
-def _check_mask(mask: Any, shape: tuple[int, ...], i: int) -> np.ndarray:
-    m = _to_numpy(mask)
+def _check_mask(mask: Any, shape: tuple[int, ...], i: int, on_gpu: bool = False) -> Any:
+    m = _to_device_array(mask, on_gpu)
     if m.ndim == 3 and m.shape[2] == 1:
         m = m[..., 0]
-    if m.shape != shape[:2]:
+    if tuple(m.shape) != tuple(shape[:2]):
         raise RecolorInputError(
-            f"image {i}: mask shape {m.shape} does not match the image's (H, W) {shape[:2]}"
+            f"image {i}: mask shape {tuple(m.shape)} does not match the image's (H, W) "
+            f"{tuple(shape[:2])}"
         )
+    if _is_torch(m):
+        if m.dtype.is_complex:
+            raise RecolorInputError(f"image {i}: mask dtype {m.dtype} is neither bool nor real")
+        import torch
+
+        return m.contiguous() if m.dtype == torch.uint8 else (m != 0).to(torch.uint8)
     if m.dtype == np.uint8:
         return np.ascontiguousarray(m)
     if m.dtype == bool or np.issubdtype(m.dtype, np.number):
@@ -102,8 +129,8 @@ def recolor(
 
     Returns:
         ``(K, H, W, 3)`` uint8 for one image; ``(B, K, H, W, 3)`` for a 4-D batch; a list of
-        ``(K, H_i, W_i, 3)`` for a list. Torch inputs give torch tensors on the input's
-        device.
+        ``(K, H_i, W_i, 3)`` for a list. numpy in, numpy out; torch tensors in, torch
+        tensors out on the input's device; CuPy arrays in, CuPy arrays out.
 
     Raises:
         RecolorInputError: wrong shapes or dtypes (the message names the item).
@@ -114,9 +141,12 @@ def recolor(
     masks = list(mask_or_batch) if batched else [mask_or_batch]  # (B, H, W) or a list
     if len(masks) != len(images):
         raise RecolorInputError(f"got {len(images)} images but {len(masks)} masks")
-    arrays = [_check_image(im, i) for i, im in enumerate(images)]
-    mask_arrays = [_check_mask(m, a.shape, i) for i, (m, a) in enumerate(zip(masks, arrays))]
     impl = get_backend(backend)
+    arrays = [_check_image(im, i, impl.on_gpu) for i, im in enumerate(images)]
+    mask_arrays = [_check_mask(m, a.shape, i, impl.on_gpu)
+                   for i, (m, a) in enumerate(zip(masks, arrays))]
+    if impl.on_gpu:  # lay the batch out once for the histograms and the kernel
+        arrays, mask_arrays = impl.pack(arrays, mask_arrays), None
     params = plan_objects(impl, arrays, mask_arrays, source, targets, palette, threads, fit_source)
     outs = impl.run(arrays, mask_arrays, params, threads)
     return _package(outs, image_or_batch, images, batched)
@@ -124,15 +154,16 @@ def recolor(
 
 def plan_objects(
     impl: Backend,
-    images: list[np.ndarray],
-    masks: list[np.ndarray],
+    images: Any,
+    masks: Any,
     source: str | Sequence[str],
     targets: Any,
     palette: Palette,
     threads: int = 0,
     fit_source: bool = True,
 ) -> np.ndarray:
-    """The ``(N, K, NUM_PARAMS)`` table for validated images and masks (see ``recolor``)."""
+    """The ``(N, K, NUM_PARAMS)`` table for validated images and masks (see ``recolor``);
+    for a GPU backend, ``images`` may be its packed batch and ``masks`` None."""
     n = len(images)
     hists = None
     if fit_source:
@@ -143,14 +174,31 @@ def plan_objects(
     )
 
 
-def _package(outs: list[np.ndarray], original: Any, images: list, batched: bool) -> Any:
+def _convert_like(out: Any, like: Any) -> Any:
+    """One backend output, as the type (and device) of the input item ``like``."""
+    if _is_torch(like):
+        import torch
+
+        return (out if isinstance(out, torch.Tensor) else torch.from_numpy(out)).to(like.device)
+    if _is_cupy(like):
+        import cupy
+
+        return cupy.asarray(out)
+    return out if isinstance(out, np.ndarray) else out.cpu().numpy()
+
+
+def _package(outs: list, original: Any, images: list, batched: bool) -> Any:
+    outs = [_convert_like(o, im) for o, im in zip(outs, images)]
+    if not batched:
+        return outs[0]
+    if isinstance(original, (list, tuple)):
+        return outs
     if _is_torch(images[0]):
         import torch
 
-        outs = [torch.from_numpy(o).to(im.device) for o, im in zip(outs, images)]
-        if not batched:
-            return outs[0]
-        return torch.stack(outs) if not isinstance(original, (list, tuple)) else outs
-    if not batched:
-        return outs[0]
-    return np.stack(outs) if not isinstance(original, (list, tuple)) else outs
+        return torch.stack(outs)
+    if _is_cupy(images[0]):
+        import cupy
+
+        return cupy.stack(outs)
+    return np.stack(outs)

@@ -4,7 +4,12 @@ A backend recolours a batch: N images ``(H_i, W_i, 3)`` uint8 RGB, N masks ``(H_
 uint8 and an ``(N, K, NUM_PARAMS)`` float32 parameter table, into N arrays
 ``(K, H_i, W_i, 3)`` uint8. Inputs arrive validated and C-contiguous (colorist.recolor.api).
 
-``auto`` picks the available backend with the highest ``speed_rank``.
+GPU backends (``triton``, ``cuda``; colorist/recolor/gpu_backends.py) also accept torch
+tensors and CuPy arrays, return torch tensors on the device, and have a ``pack`` step that
+lays the batch out once for the hue histograms and the recolouring.
+
+``auto`` picks the available backend with the highest ``speed_rank`` (never an emulated
+one, such as Triton in its CPU interpreter).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from colorist._native import BackendUnavailableError, cpu_extension, cpu_extension_error
+from colorist.recolor import gpu_backends as gpu
 from colorist.recolor.reference import hue_histogram, recolor_reference
 
 RunFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], np.ndarray, int], list]
@@ -32,6 +38,10 @@ class Backend:
         unavailable: returns None when the backend can run here, else how to get it.
         hue_histograms: ``(images, masks, s_min, v_min, threads) -> (N, 180) int64`` hue
             counts of the masked chromatic pixels (to fit the source arc to each object).
+        pack: GPU backends: ``(images, masks) -> packed batch``, which ``run`` and
+            ``hue_histograms`` then take in place of ``images`` (with ``masks=None``).
+        emulated: True while the backend runs in an emulator (``auto`` skips it then).
+        device: the torch device its outputs live on.
     """
 
     name: str
@@ -39,6 +49,13 @@ class Backend:
     run: RunFn
     unavailable: Callable[[], str | None]
     hue_histograms: HistFn
+    pack: Callable | None = None
+    emulated: Callable[[], bool] = lambda: False
+    device: Callable[[], str] = lambda: "cpu"
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.pack is not None
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -63,7 +80,8 @@ def get_backend(name: str = "auto") -> Backend:
         BackendUnavailableError: a known backend that cannot run here (says how to get it).
     """
     if name == "auto":
-        return BACKENDS[available_backends()[0]]
+        native = [n for n in available_backends() if not BACKENDS[n].emulated()]
+        return BACKENDS[native[0]]
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose from: auto, {', '.join(BACKENDS)}")
     why = BACKENDS[name].unavailable()
@@ -104,6 +122,14 @@ def _cpu_unavailable() -> str | None:
 
 register_backend(Backend("reference", 0, _run_reference, lambda: None, _hist_reference))
 register_backend(Backend("cpu", 10, _run_cpu, _cpu_unavailable, _hist_cpu))
+register_backend(Backend(
+    "triton", 20, gpu.run_triton, gpu.triton_unavailable, gpu.hist_triton,
+    pack=gpu.pack_triton, emulated=gpu.triton_interpreted, device=gpu.triton_device,
+))
+register_backend(Backend(
+    "cuda", 30, gpu.run_cuda, gpu.cuda_unavailable, gpu.hist_cuda, pack=gpu.pack_cuda,
+    device=lambda: "cuda",
+))
 
 __all__ = [
     "BACKENDS", "Backend", "BackendUnavailableError", "available_backends", "get_backend",

@@ -1,0 +1,210 @@
+"""The GPU backends ``triton`` and ``cuda``: the kernels of kernels/ over a packed batch.
+
+Both take the batch layout of ``colorist.recolor.gpu_batch`` and return ``(K, H, W, 3)``
+torch views of one output buffer on the device. ``triton`` runs on CUDA tensors, or on the
+CPU under ``TRITON_INTERPRET=1`` (slow: for tests; ``auto`` never picks it there). ``cuda``
+compiles kernels/recolor.cu with NVRTC through CuPy at first use (CuPy caches the binary
+on disk) and launches on torch's current stream.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from colorist._native import BackendUnavailableError
+from colorist.recolor.gpu_batch import PackedBatch, pack
+from colorist.recolor.plan import MODE_LAB
+
+THREADS_PER_BLOCK = 256  # cuda backend; each thread owns 16 pixels
+_INTERPRETER_BLOCK = 1024
+
+
+def triton_interpreted() -> bool:
+    """True when Triton kernels run in its CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+@cache
+def _torch_cuda() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def triton_unavailable() -> str | None:
+    for module in ("torch", "triton"):
+        if importlib.util.find_spec(module) is None:
+            return (f"backend 'triton' needs {module}: pip install 'colorist[gpu]' "
+                    "(torch with CUDA, triton)")
+    if not (_torch_cuda() or triton_interpreted()):
+        return ("backend 'triton' needs an NVIDIA GPU visible to torch "
+                "(torch.cuda.is_available() is False); set TRITON_INTERPRET=1 to run the "
+                "kernels (slowly) on the CPU, or use backend='cpu'")
+    return None
+
+
+def cuda_unavailable() -> str | None:
+    for module in ("torch", "cupy"):
+        if importlib.util.find_spec(module) is None:
+            return (f"backend 'cuda' needs {module}: pip install 'colorist[gpu]' "
+                    "(torch with CUDA, cupy-cuda12x or cupy-cuda13x)")
+    if not _torch_cuda():
+        return ("backend 'cuda' needs an NVIDIA GPU visible to torch "
+                "(torch.cuda.is_available() is False); use backend='cpu'")
+    return None
+
+
+def triton_device() -> str:
+    return "cuda" if _torch_cuda() else "cpu"
+
+
+def kernel_dir() -> Path:
+    """The folder with the GPU kernel sources (kernels/ in the source tree)."""
+    import colorist.kernels
+
+    return Path(colorist.kernels.__file__).parent
+
+
+def include_dir() -> Path:
+    """The folder holding ``colorist/pixel_math.h``: csrc/include in a source tree, or the
+    copy that setup.py installs next to the kernels."""
+    for candidate in (kernel_dir() / "include", kernel_dir().parent / "csrc" / "include"):
+        if (candidate / "colorist" / "pixel_math.h").is_file():
+            return candidate
+    raise BackendUnavailableError(
+        f"colorist/pixel_math.h not found next to {kernel_dir()}; reinstall colorist"
+    )
+
+
+def _params_on(params: np.ndarray, device):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(params, dtype=np.float32)).to(device)
+
+
+def _has_lab(params: np.ndarray) -> bool:
+    return bool((params[..., 0] == MODE_LAB).any())
+
+
+def _packed(batch, masks, device) -> PackedBatch:
+    return batch if isinstance(batch, PackedBatch) else pack(batch, masks, device)
+
+
+# ---- triton ----------------------------------------------------------------------------
+
+
+def pack_triton(images, masks) -> PackedBatch:
+    return pack(images, masks, triton_device())
+
+
+def run_triton(images, masks, params: np.ndarray, threads: int = 0) -> list:
+    """Recolour with the Triton kernel; ``images`` may be a PackedBatch (masks then None)."""
+    import torch
+    import triton
+
+    from colorist.kernels import recolor_triton as kt
+
+    batch = _packed(images, masks, triton_device())
+    k = int(params.shape[1])
+    out = torch.empty(batch.output_bytes(k), dtype=torch.uint8, device=batch.device)
+    if k == 0 or len(batch) == 0:
+        return batch.unpack(out, k)
+    args = (batch.rgb, batch.mask, out, _params_on(params, batch.device), batch.meta(k), k)
+    n, most = len(batch), batch.max_count
+    if triton_interpreted():
+        grid = (triton.cdiv(most, _INTERPRETER_BLOCK), n)
+        kt.recolor_kernel[grid](*args, BLOCK=_INTERPRETER_BLOCK, HAS_LAB=_has_lab(params))
+    else:
+        grid = lambda meta: (triton.cdiv(most, meta["BLOCK"]), n)  # noqa: E731
+        kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=_has_lab(params))
+    return batch.unpack(out, k)
+
+
+def hist_triton(images, masks, s_min: int, v_min: int, threads: int = 0) -> np.ndarray:
+    import torch
+    import triton
+
+    from colorist.kernels import recolor_triton as kt
+
+    batch = _packed(images, masks, triton_device())
+    hist = torch.zeros((len(batch), 180), dtype=torch.int32, device=batch.device)
+    if len(batch):
+        block = 1024 if not triton_interpreted() else _INTERPRETER_BLOCK
+        grid = (triton.cdiv(batch.max_count, block), len(batch))
+        kt.hue_histogram_kernel[grid](batch.rgb, batch.mask, batch.meta(1), hist,
+                                      int(s_min), int(v_min), BLOCK=block)
+    return hist.cpu().numpy().astype(np.int64)
+
+
+# ---- cuda (CuPy NVRTC) -------------------------------------------------------------------
+
+
+@cache
+def cuda_module():
+    """kernels/recolor.cu compiled by NVRTC (once per process; CuPy caches it on disk)."""
+    import cupy
+
+    source = (kernel_dir() / "recolor.cu").read_text()
+    return cupy.RawModule(
+        code=source, backend="nvrtc",
+        options=("-std=c++17", f"-I{include_dir()}"),
+    )
+
+
+def pack_cuda(images, masks) -> PackedBatch:
+    return pack(images, masks, "cuda")
+
+
+def _launch(name: str, grid: tuple[int, int], args: tuple) -> None:
+    import cupy
+    import torch
+
+    stream = cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)
+    kernel = cuda_module().get_function(name)
+    with stream:
+        kernel(grid, (THREADS_PER_BLOCK,), args)
+
+
+def _cp(tensor):
+    import cupy
+
+    return cupy.asarray(tensor)  # __cuda_array_interface__: a view, no copy
+
+
+def _cuda_grid(batch: PackedBatch) -> tuple[int, int]:
+    per_block = THREADS_PER_BLOCK * 16
+    return (max(1, -(-batch.max_count // per_block)), len(batch))
+
+
+def run_cuda(images, masks, params: np.ndarray, threads: int = 0) -> list:
+    """Recolour with the CUDA C++ kernel; ``images`` may be a PackedBatch (masks then None)."""
+    import torch
+
+    batch = _packed(images, masks, "cuda")
+    k = int(params.shape[1])
+    out = torch.empty(batch.output_bytes(k), dtype=torch.uint8, device=batch.device)
+    if k and len(batch):
+        args = (_cp(batch.rgb), _cp(batch.mask), _cp(out),
+                _cp(_params_on(params, batch.device)), _cp(batch.meta(k)),
+                np.int32(k), np.int32(_has_lab(params)))
+        _launch("recolor_kernel", _cuda_grid(batch), args)
+    return batch.unpack(out, k)
+
+
+def hist_cuda(images, masks, s_min: int, v_min: int, threads: int = 0) -> np.ndarray:
+    import torch
+
+    batch = _packed(images, masks, "cuda")
+    hist = torch.zeros((len(batch), 180), dtype=torch.int32, device=batch.device)
+    if len(batch):
+        args = (_cp(batch.rgb), _cp(batch.mask), _cp(batch.meta(1)), _cp(hist),
+                np.int32(s_min), np.int32(v_min))
+        _launch("hue_histogram_kernel", _cuda_grid(batch), args)
+    return hist.cpu().numpy().astype(np.int64)
