@@ -1,11 +1,17 @@
 """Recolouring microbenchmarks: every available backend side by side in one run.
 
-    python bench/run.py            # full CPU grid: 640x480 and 1920x1080, K=1 and 7, 1-2 threads
-    python bench/run.py --quick    # a smaller grid, fewer repeats
+    python bench/run.py            # on a GPU: the GPU grid + end-to-end bulk; else the CPU grid
+    python bench/run.py --quick    # a smaller grid, fewer repeats (CPU-only machines, CI)
+    python bench/run.py --cpu      # also the CPU grid on a GPU machine
 
-Reports, per (backend, size, K, threads): median time, Mpx/s (input pixels), GB/s from the
-bytes a fused kernel must move (3 read + 1 mask + 3K written per pixel) and the speed-up
-over `reference` at the same thread count. Writes bench/results/<device>.json and .md.
+Backends: ``reference`` (numpy/OpenCV), ``cpu`` (C++/OpenMP), ``torch-eager`` (the
+unfused kornia/torchvision way, bench/torch_eager.py), ``triton`` and ``cuda`` (fused
+kernels). GPU rows: sizes 256^2..2048^2, batch 1..256, K = 1 and 7, timed by
+``triton.testing.do_bench`` (median) on a packed batch into a preallocated output; GB/s
+counts the bytes a fused kernel must move (3 read + 1 mask + 3K written per pixel), and
+``% of copy`` compares that with a device-to-device copy measured in the same run (the
+practical bandwidth peak). CPU rows: median of repeated runs, 1 and 2 threads. Writes
+bench/results/<device>.json and .md.
 """
 
 from __future__ import annotations
@@ -21,13 +27,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.e2e import bulk_images_per_second  # noqa: E402
+from bench.torch_eager import recolor_torch_eager  # noqa: E402
 from colorist.palette import DEFAULT_PALETTE  # noqa: E402
-from colorist.recolor.backends import available_backends, get_backend  # noqa: E402
+from colorist.recolor import gpu_backends  # noqa: E402
+from colorist.recolor.backends import BACKENDS, available_backends, get_backend  # noqa: E402
 from colorist.recolor.plan import plan_batch  # noqa: E402
+from colorist.recolor.reference import recolor_reference  # noqa: E402
 
 SOURCE = "red"
 TARGETS_7 = ["orange", "yellow", "green", "cyan", "blue", "purple", "pink"]
@@ -43,7 +54,9 @@ class Row:
     ms: float
     mpx_per_s: float
     gb_per_s: float
-    speedup_vs_reference: float | None = None
+    speedup_vs_reference: float | None = None  # CPU rows: vs reference; GPU: vs torch-eager
+    batch: int = 1
+    pct_of_copy: float | None = None
 
 
 def make_input(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,18 +81,24 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def bench_one(name: str, image, mask, k: int, threads: int, repeats: int) -> Row:
-    impl = get_backend(name)
     params = plan_batch([SOURCE], [TARGETS_7[:k]], DEFAULT_PALETTE)
     cv2.setNumThreads(threads)  # the reference's OpenCV calls use the same thread count
-    ms = median_ms(lambda: impl.run([image], [mask], params, threads), repeats)
+    torch.set_num_threads(threads)
+    if name == "torch-eager":
+        args = (torch.from_numpy(image)[None], torch.from_numpy(mask)[None],
+                torch.from_numpy(params))
+        ms = median_ms(lambda: recolor_torch_eager(*args), repeats)
+    else:
+        impl = get_backend(name)
+        ms = median_ms(lambda: impl.run([image], [mask], params, threads), repeats)
     px = image.shape[0] * image.shape[1]
     moved = px * (3 + 1 + 3 * k)
     return Row(name, f"{image.shape[1]}x{image.shape[0]}", k, threads, round(ms, 3),
                round(px / ms / 1e3, 1), round(moved / ms / 1e6, 3))
 
 
-def run(quick: bool) -> list[Row]:
-    backends = [b for b in ("reference", "cpu") if b in available_backends()]
+def run_cpu(quick: bool) -> list[Row]:
+    backends = [b for b in ("reference", "cpu") if b in available_backends()] + ["torch-eager"]
     sizes = {"640x480": SIZES["640x480"]} if quick else SIZES
     rows = []
     for h, w in sizes.values():
@@ -98,16 +117,109 @@ def run(quick: bool) -> list[Row]:
     return rows
 
 
+# ---- GPU -------------------------------------------------------------------------------
+
+GPU_SIZES = (256, 512, 1024, 2048)
+GPU_BATCHES = (1, 16, 64, 256)
+MAX_GPU_BYTES = 12e9  # skip grid points that would move more than this a launch
+MAX_EAGER_PIXELS = 2**26  # torch-eager keeps ~40 float images alive: cap its batch
+
+
+def gpu_ms(fn) -> float:
+    import triton.testing
+
+    return float(triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median"))
+
+
+def copy_gb_per_s() -> float:
+    """Device-to-device copy of 1 GiB: the practical bandwidth peak (read + write)."""
+    src = torch.empty(2**30, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    ms = gpu_ms(lambda: dst.copy_(src))
+    return 2 * src.numel() / ms / 1e6
+
+
+def _uniform_batch(image: np.ndarray, mask: np.ndarray, n: int):
+    images = torch.from_numpy(image).cuda()[None].expand(n, -1, -1, -1).contiguous()
+    masks = torch.from_numpy(mask).cuda()[None].expand(n, -1, -1).contiguous()
+    return images, masks
+
+
+def _gpu_kernel_ms(name: str, images, masks, params: np.ndarray) -> float:
+    k = params.shape[1]
+    if name == "torch-eager":
+        p = torch.from_numpy(params).cuda()
+        return gpu_ms(lambda: recolor_torch_eager(images, masks, p))
+    launch = {"triton": gpu_backends.launch_triton, "cuda": gpu_backends.launch_cuda}[name]
+    batch = BACKENDS[name].pack(list(images), list(masks))  # in place: no copy
+    out = torch.empty(batch.output_bytes(k), dtype=torch.uint8, device="cuda")
+    p, meta = torch.from_numpy(params).cuda(), batch.meta(k)
+    return gpu_ms(lambda: launch(batch, out, p, meta, k, False))
+
+
+def run_gpu(quick: bool, peak: float) -> list[Row]:
+    names = [n for n in ("triton", "cuda") if BACKENDS[n].unavailable() is None]
+    sizes, batches = ((512, 1024), (1, 64)) if quick else (GPU_SIZES, GPU_BATCHES)
+    rows = []
+    for side in sizes:
+        image, mask = make_input(side, side)
+        for n in batches:
+            for k in (1, 7):
+                moved = n * side * side * (4 + 3 * k)
+                if moved > MAX_GPU_BYTES:
+                    continue
+                images, masks = _uniform_batch(image, mask, n)
+                params = plan_batch([SOURCE] * n, [TARGETS_7[:k]] * n, DEFAULT_PALETTE)
+                eager = n * side * side <= MAX_EAGER_PIXELS
+                timed = {name: _gpu_kernel_ms(name, images, masks, params)
+                         for name in ([*names, "torch-eager"] if eager else names)}
+                for name, ms in timed.items():
+                    row = Row(name, f"{side}x{side}", k, 0, round(ms, 4),
+                              round(n * side * side / ms / 1e3, 1), round(moved / ms / 1e6, 1),
+                              batch=n, pct_of_copy=round(100 * moved / ms / 1e6 / peak, 1))
+                    if "torch-eager" in timed:
+                        row.speedup_vs_reference = round(timed["torch-eager"] / ms, 1)
+                    rows.append(row)
+                    print(f"{name:>12} {side}^2 x{n:<4} K={k}: {ms:9.4f} ms "
+                          f"{row.gb_per_s:8.1f} GB/s {row.pct_of_copy:5.1f}% of copy  "
+                          f"x{row.speedup_vs_reference} vs eager", flush=True)
+                del images, masks
+                torch.cuda.empty_cache()
+    return rows
+
+
+def check_gpu_against_reference() -> dict:
+    """Max |difference| from the reference of each GPU backend (and torch-eager) on the
+    bench input, so a fast wrong kernel cannot go unnoticed in the numbers."""
+    image, mask = make_input(480, 640)
+    params = plan_batch([SOURCE], [TARGETS_7], DEFAULT_PALETTE)
+    ref = recolor_reference(image, mask, params[0]).astype(int)
+    out = {}
+    for name in ("triton", "cuda"):
+        if BACKENDS[name].unavailable() is None:
+            got = BACKENDS[name].run([image], [mask], params, 0)[0].cpu().numpy()
+            out[name] = int(np.abs(got.astype(int) - ref).max())
+    images, masks = _uniform_batch(image, mask, 1)
+    eager = recolor_torch_eager(images, masks, torch.from_numpy(params).cuda())[0]
+    out["torch-eager"] = int(np.abs(eager.cpu().numpy().astype(int) - ref).max())
+    return out
+
+
 def markdown(rows: list[Row]) -> str:
-    head = "| backend | size | K | threads | ms | Mpx/s | GB/s | vs reference |\n"
-    head += "|---|---|---|---|---|---|---|---|\n"
+    gpu = any(r.pct_of_copy is not None for r in rows)
+    base = "vs torch-eager" if gpu else "vs reference"
+    head = f"| backend | size | batch | K | threads | ms | Mpx/s | GB/s | % of copy | {base} |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|\n"
     return head + "".join(
-        f"| {r.backend} | {r.size} | {r.k} | {r.threads} | {r.ms} | {r.mpx_per_s} | "
-        f"{r.gb_per_s} | {r.speedup_vs_reference}x |\n" for r in rows
+        f"| {r.backend} | {r.size} | {r.batch} | {r.k} | {r.threads or '-'} | {r.ms} | "
+        f"{r.mpx_per_s} | {r.gb_per_s} | {r.pct_of_copy if r.pct_of_copy is not None else '-'}"
+        f" | {r.speedup_vs_reference}x |\n" for r in rows
     )
 
 
 def device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name().replace(" ", "_").replace("/", "_")
     cpu = platform.processor() or platform.machine()
     return f"cpu-{cpu}".replace(" ", "_").replace("/", "_")
 
@@ -115,17 +227,40 @@ def device_name() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small grid for CPU-only smoke runs")
+    ap.add_argument("--cpu", action="store_true", help="also the CPU grid on a GPU machine")
+    ap.add_argument("--e2e-images", type=int, default=0,
+                    help="input images of the end-to-end bulk run (default 2048 GPU, 32 CPU)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
-    rows = run(args.quick)
+    gpu = torch.cuda.is_available()
+    meta = {"device": device_name(), "python": platform.python_version(),
+            "opencv": cv2.__version__, "torch": torch.__version__, "quick": args.quick,
+            "source": SOURCE, "targets": TARGETS_7}
+    rows = run_cpu(args.quick) if (args.cpu or not gpu) else []
+    if gpu:
+        meta["copy_gb_per_s"] = round(copy_gb_per_s(), 1)
+        print(f"device-to-device copy: {meta['copy_gb_per_s']} GB/s", flush=True)
+        meta["max_abs_diff_vs_reference"] = check_gpu_against_reference()
+        rows += run_gpu(args.quick, meta["copy_gb_per_s"])
+    backend = "auto"
+    n = args.e2e_images or (2048 if gpu else 32)
+    image, _ = make_input(480, 640)
+    meta["e2e"] = bulk_images_per_second(backend, image, n, k=7, batch_size=64 if gpu else 16)
+    print(f"end to end: {meta['e2e']}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    name = device_name()
-    meta = {"device": name, "python": platform.python_version(), "opencv": cv2.__version__,
-            "quick": args.quick, "source": SOURCE, "targets": TARGETS_7}
+    name = meta["device"]
     (args.out / f"{name}.json").write_text(
         json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
-    (args.out / f"{name}.md").write_text(markdown(rows))
-    print("\n" + markdown(rows))
+    e2e = meta["e2e"]
+    text = markdown(rows) + (
+        f"\nEnd to end (`run_batch`, {e2e['images_in']} 640x480 JPEGs, K={e2e['k']}, backend "
+        f"{e2e['backend']}, colour check {'on' if e2e['check'] else 'off'}): "
+        f"{e2e['output_images_per_s']} output images/s.\n")
+    if gpu:
+        text += (f"\nDevice-to-device copy: {meta['copy_gb_per_s']} GB/s. Max |diff| vs "
+                 f"reference: {meta['max_abs_diff_vs_reference']}.\n")
+    (args.out / f"{name}.md").write_text(text)
+    print("\n" + text)
     print(f"saved {args.out / (name + '.json')}")
 
 

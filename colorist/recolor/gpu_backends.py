@@ -104,26 +104,34 @@ def pack_triton(images, masks) -> PackedBatch:
     return pack(images, masks, triton_device())
 
 
-def run_triton(images, masks, params: np.ndarray, threads: int = 0) -> list:
-    """Recolour with the Triton kernel; ``images`` may be a PackedBatch (masks then None)."""
-    import torch
+def launch_triton(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab: bool):
+    """One launch of the Triton kernel into a preallocated ``out`` (what bench/ times)."""
     import triton
 
     from colorist.kernels import recolor_triton as kt
 
-    batch = _packed(images, masks, triton_device())
-    k = int(params.shape[1])
-    out = torch.empty(batch.output_bytes(k), dtype=torch.uint8, device=batch.device)
-    if k == 0 or len(batch) == 0:
-        return batch.unpack(out, k)
-    args = (batch.rgb, batch.mask, out, _params_on(params, batch.device), batch.meta(k), k)
+    args = (batch.rgb, batch.mask, out, params_dev, meta_dev, k)
     n, most = len(batch), batch.max_count
     if triton_interpreted():
         grid = (triton.cdiv(most, _INTERPRETER_BLOCK), n)
-        kt.recolor_kernel[grid](*args, BLOCK=_INTERPRETER_BLOCK, HAS_LAB=_has_lab(params))
+        kt.recolor_kernel[grid](*args, BLOCK=_INTERPRETER_BLOCK, HAS_LAB=has_lab)
     else:
         grid = lambda meta: (triton.cdiv(most, meta["BLOCK"]), n)  # noqa: E731
-        kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=_has_lab(params))
+        kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=has_lab)
+
+
+def run_triton(images, masks, params: np.ndarray, threads: int = 0) -> list:
+    """Recolour with the Triton kernel; ``images`` may be a PackedBatch (masks then None)."""
+    return _run(launch_triton, _packed(images, masks, triton_device()), params)
+
+
+def _run(launch, batch: PackedBatch, params: np.ndarray) -> list:
+    import torch
+
+    k = int(params.shape[1])
+    out = torch.empty(batch.output_bytes(k), dtype=torch.uint8, device=batch.device)
+    if k and len(batch):
+        launch(batch, out, _params_on(params, batch.device), batch.meta(k), k, _has_lab(params))
     return batch.unpack(out, k)
 
 
@@ -183,19 +191,16 @@ def _cuda_grid(batch: PackedBatch) -> tuple[int, int]:
     return (max(1, -(-batch.max_count // per_block)), len(batch))
 
 
+def launch_cuda(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab: bool):
+    """One launch of the CUDA C++ kernel into a preallocated ``out`` (what bench/ times)."""
+    args = (_cp(batch.rgb), _cp(batch.mask), _cp(out), _cp(params_dev), _cp(meta_dev),
+            np.int32(k), np.int32(has_lab))
+    _launch("recolor_kernel", _cuda_grid(batch), args)
+
+
 def run_cuda(images, masks, params: np.ndarray, threads: int = 0) -> list:
     """Recolour with the CUDA C++ kernel; ``images`` may be a PackedBatch (masks then None)."""
-    import torch
-
-    batch = _packed(images, masks, "cuda")
-    k = int(params.shape[1])
-    out = torch.empty(batch.output_bytes(k), dtype=torch.uint8, device=batch.device)
-    if k and len(batch):
-        args = (_cp(batch.rgb), _cp(batch.mask), _cp(out),
-                _cp(_params_on(params, batch.device)), _cp(batch.meta(k)),
-                np.int32(k), np.int32(_has_lab(params)))
-        _launch("recolor_kernel", _cuda_grid(batch), args)
-    return batch.unpack(out, k)
+    return _run(launch_cuda, _packed(images, masks, "cuda"), params)
 
 
 def hist_cuda(images, masks, s_min: int, v_min: int, threads: int = 0) -> np.ndarray:
