@@ -46,6 +46,7 @@ from colorist.io.atomic import (
 from colorist.io.device_codec import DeviceCodec, jpeg_size
 from colorist.io.images import ImageReadError, decode_image, read_image, write_image
 from colorist.io.masks import MaskError, mask_from_coco, read_mask_png, require_nonempty
+from colorist.io.names import safe_name
 from colorist.palette import DEFAULT_PALETTE, Palette
 from colorist.recolor.api import plan_objects
 from colorist.recolor.backends import Backend, get_backend
@@ -70,6 +71,8 @@ class BatchConfig:
     fit_source: bool = True
     progress: bool = True
     palette: Palette = field(default_factory=lambda: DEFAULT_PALETTE)
+    # Variant file name (without suffix); fields: id, target, and the job's extra fields.
+    name_template: str = "{id}_{target}"
 
 
 @dataclass
@@ -111,8 +114,10 @@ class _Loaded:
 CHECK_SAMPLES = 4096
 
 
-def variant_path(out: Path, job: Job, target: str, image_format: str) -> Path:
-    return out / "images" / f"{job.id}_{target}.{image_format}"
+def variant_path(out: Path, job: Job, target: str, image_format: str,
+                 template: str = "{id}_{target}") -> Path:
+    name = safe_name(template.format(**{**job.extra, "id": job.id, "target": target}))
+    return out / "images" / f"{name}.{image_format}"
 
 
 def _job_mask(job: Job, shape: tuple[int, int]) -> np.ndarray:
@@ -207,7 +212,7 @@ def _write_item(item: _Loaded, variants: np.ndarray, cfg: BatchConfig) -> dict:
     job = item.job
     outputs, checks = {}, {}
     for target, image in zip(job.targets, variants):
-        path = variant_path(cfg.out, job, target, cfg.image_format)
+        path = variant_path(cfg.out, job, target, cfg.image_format, cfg.name_template)
         write_image(path, image, cfg.quality)
         outputs[target] = str(path.relative_to(cfg.out))
         if cfg.check:
@@ -221,7 +226,8 @@ def _write_encoded(item: _Loaded, blobs: list[bytes], checks: dict, preview, cfg
     """GPU path: write one object's already encoded variants (+ preview)."""
     outputs = {}
     for target, blob in zip(item.job.targets, blobs):
-        path = variant_path(cfg.out, item.job, target, cfg.image_format)
+        path = variant_path(cfg.out, item.job, target, cfg.image_format,
+                            cfg.name_template)
         atomic_write_bytes(path, blob)
         outputs[target] = str(path.relative_to(cfg.out))
     if preview is not None:
