@@ -174,7 +174,7 @@ class CategoryMatcher:
                 return category, first, noun
         # Fragments ("a red stop sign") can parse "stop" as the head: try the next noun.
         nxt = noun.nbor(1) if noun.i + 1 < len(noun.doc) else None
-        if nxt is not None and nxt.pos_ in ("NOUN", "PROPN"):
+        if nxt is not None and nxt.is_alpha:  # the tagger may call it ADJ ("fire hydrant")
             for last in (nxt.text, nxt.lemma_):
                 category = self.lookup(f"{noun.text} {last}")
                 if category:
@@ -202,6 +202,9 @@ def _noun_of(color_tok) -> tuple[Any, str] | None:
                                                                                 "PROPN")]
         if subjects:
             return subjects[0], "predicative"
+        relative = head.dep_ == "relcl" and head.head.pos_ in ("NOUN", "PROPN")
+        if relative:  # "a puppy that is brown"
+            return head.head, "predicative"
     if tok.dep_ == "pobj" and head.lower_ == "in" and head.head.pos_ in ("NOUN", "PROPN"):
         return head.head, "prepositional"
     return None

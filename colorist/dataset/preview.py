@@ -1,0 +1,47 @@
+"""Contact sheet of a built dataset: one row per object, its variants with their captions."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from colorist.io.images import read_image, write_image
+
+CELL = 160
+
+
+def _cell(image: np.ndarray, caption: str) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = CELL / max(h, w)
+    small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))),
+                       interpolation=cv2.INTER_AREA)
+    cell = np.full((CELL + 48, CELL, 3), 255, np.uint8)
+    cell[: small.shape[0], : small.shape[1]] = small
+    for i, line in enumerate(textwrap.wrap(caption, 30)[:3]):
+        cv2.putText(cell, line, (2, CELL + 12 + 14 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.33,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return cell
+
+
+def dataset_preview(root: Path, out: Path | None = None, max_groups: int = 12) -> Path:
+    """Write ``root/preview.png`` (or ``out``): up to ``max_groups`` objects, one a row."""
+    images = Path(root) / "images"
+    descs = sorted(p for p in images.glob("*.json"))[:max_groups]
+    if not descs:
+        raise FileNotFoundError(f"{images}: no object descriptions (*.json) to preview")
+    rows = []
+    for p in descs:
+        desc = json.loads(p.read_text())
+        cells = [_cell(read_image(images / v["file_name"]), v["caption"])
+                 for v in desc["variants"]]
+        rows.append(np.concatenate(cells, axis=1))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)),
+                                   constant_values=255) for r in rows])
+    out = Path(out) if out else Path(root) / "preview.png"
+    write_image(out, sheet)
+    return out
