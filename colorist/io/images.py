@@ -74,14 +74,22 @@ def read_image(path: str | Path) -> np.ndarray:
     Raises:
         ImageReadError: the file is missing, unreadable or corrupt (names the path).
     """
+    return decode_image(read_image_bytes(path), str(path))
+
+
+def read_image_bytes(path: str | Path) -> bytes:
+    """The encoded bytes of an image file.
+
+    Raises:
+        ImageReadError: the file is missing or unreadable (names the path).
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ImageReadError(f"{path}: image file not found") from None
     except OSError as e:
         raise ImageReadError(f"{path}: cannot read image ({e.strerror})") from None
-    return decode_image(data, str(path))
 
 
 def encode_image(rgb: np.ndarray, suffix: str = ".jpg", quality: int = 95) -> bytes:

@@ -44,7 +44,13 @@ from colorist.io.atomic import (
     read_jsonl,
 )
 from colorist.io.device_codec import DeviceCodec, jpeg_size
-from colorist.io.images import ImageReadError, decode_image, read_image, write_image
+from colorist.io.images import (
+    ImageReadError,
+    decode_image,
+    read_image,
+    read_image_bytes,
+    write_image,
+)
 from colorist.io.masks import MaskError, mask_from_coco, read_mask_png, require_nonempty
 from colorist.io.names import safe_name
 from colorist.palette import DEFAULT_PALETTE, Palette
@@ -153,15 +159,6 @@ def load_job_for_gpu(job: Job) -> _Loaded:
         return _Loaded(job, error=str(e))
     except Exception as e:
         return _Loaded(job, error=f"{type(e).__name__}: {e}")
-
-
-def read_image_bytes(path: Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ImageReadError(f"{path}: image file not found") from None
-    except OSError as e:
-        raise ImageReadError(f"{path}: cannot read image ({e.strerror})") from None
 
 
 def finished_ids(cfg: BatchConfig) -> set[str]:
