@@ -20,6 +20,7 @@ say why it skipped them. "grey" is "gray" (the palette's aliases).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -255,6 +256,7 @@ def mine_captions(
     nlp: Any = None,
     batch_size: int = 256,
     n_process: int = 1,
+    progress: bool = False,
 ) -> list[list[Mention]]:
     """Colour mentions of each caption (batched ``nlp.pipe``).
 
@@ -264,7 +266,11 @@ def mine_captions(
         palette: colour vocabulary.
         synonyms: extra noun -> category entries (added to ``DEFAULT_SYNONYMS``).
         nlp: a loaded spaCy pipeline (default: ``load_spacy()``).
-        batch_size, n_process: passed to ``nlp.pipe``.
+        batch_size: captions per ``nlp.pipe`` batch.
+        n_process: worker processes (``> 1``: forked workers parse and extract a share of
+            the batches each; worth it from a few thousand captions; where fork is not
+            available, one process).
+        progress: show a progress bar over the captions that name a colour.
 
     Returns:
         One list of ``Mention`` per caption, in caption order.
@@ -276,10 +282,61 @@ def mine_captions(
     words = _color_word_pattern(palette)
     todo = [i for i, text in enumerate(captions) if words.search(text)]
     out: list[list[Mention]] = [[] for _ in captions]
-    docs = nlp.pipe((captions[i] for i in todo), batch_size=batch_size, n_process=n_process)
-    for i, doc in zip(todo, docs):
-        out[i] = mentions_in_doc(doc, matcher, palette)
+    texts = [captions[i] for i in todo]
+    if n_process > 1 and len(texts) > batch_size and "fork" in mp.get_all_start_methods():
+        found = _mine_in_processes(texts, nlp, matcher, palette, batch_size, n_process, progress)
+    else:
+        found = _mine_texts(texts, nlp, matcher, palette, batch_size, progress)
+    for i, mentions in zip(todo, found):
+        out[i] = mentions
     return out
+
+
+def _mine_texts(texts, nlp, matcher, palette, batch_size, progress) -> Iterable[list[Mention]]:
+    docs = nlp.pipe(texts, batch_size=batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        docs = tqdm(docs, total=len(texts), desc="mining captions", unit="caption")
+    return (mentions_in_doc(doc, matcher, palette) for doc in docs)
+
+
+_WORKER_STATE: tuple = ()
+
+
+def _mine_chunk(texts: list[str]) -> list[list[Mention]]:
+    nlp, matcher, palette, batch_size = _WORKER_STATE
+    return list(_mine_texts(texts, nlp, matcher, palette, batch_size, False))
+
+
+def _mine_in_processes(texts, nlp, matcher, palette, batch_size, n_process, progress):
+    """Parse and extract in forked workers that return only the (small) mentions.
+
+    spaCy's own ``nlp.pipe(n_process=...)`` sends every parsed Doc back to the parent, which
+    costs about as much as the parse itself; here the workers inherit the loaded pipeline by
+    fork and send back a few tuples per caption.
+    """
+    global _WORKER_STATE
+    _WORKER_STATE = (nlp, matcher, palette, batch_size)
+    chunk = batch_size * 2
+    chunks = [texts[k : k + chunk] for k in range(0, len(texts), chunk)]
+    found: list[list[Mention]] = []
+    try:
+        with mp.get_context("fork").Pool(n_process) as pool:
+            parts = pool.imap(_mine_chunk, chunks)
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(texts), desc="mining captions", unit="caption")
+            for part in parts:
+                found += part
+                if progress:
+                    bar.update(len(part))
+            if progress:
+                bar.close()
+    finally:
+        _WORKER_STATE = ()
+    return found
 
 
 def _color_word_pattern(palette: Palette) -> re.Pattern:

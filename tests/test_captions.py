@@ -73,3 +73,13 @@ def test_rewrite_replaces_only_the_colour_and_fixes_the_article(caption, span, c
 def test_rewrite_rejects_a_bad_span():
     with pytest.raises(ValueError, match="outside the caption"):
         rewrite_caption("a red car", (4, 40), "blue")
+
+
+def test_worker_processes_give_the_same_mentions_in_caption_order(nlp):
+    texts = ["A red bus on the road.", "No colour here.", "A man in blue on a bike.",
+             "The stop sign is red.", "A black and white dog.", "A girl with a green kite."]
+    texts = [f"{t[:-1]} number {i}." if i % 3 else t for i, t in enumerate(texts * 7)]
+    one = mine_captions(texts, COCO, nlp=nlp, batch_size=4, n_process=1)
+    two = mine_captions(texts, COCO, nlp=nlp, batch_size=4, n_process=2, progress=True)
+    assert two == one
+    assert one[0][0].category == "bus" and one[1] == []

@@ -34,6 +34,9 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--colors", nargs="+", default=list(DEFAULT_COLORS))
     p.add_argument("--synonyms", type=Path, help="JSON {noun: category} added to the table")
+    p.add_argument("--n-process", type=int, default=1,
+                   help="spaCy worker processes for mining (2+ pays from a few thousand "
+                        "captions)")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -57,18 +60,19 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _load(args):
+def _load(args, problems: list):
     if args.standard:
-        return load_standard(args.standard)
+        return load_standard(args.standard, problems)
     if not (args.captions and args.instances):
         raise SourceError("give --captions and --instances (COCO), or --standard FILE")
-    return load_coco(args.captions, args.instances)
+    return load_coco(args.captions, args.instances, problems)
 
 
 def _config(args) -> BuildConfig:
     synonyms = json.loads(args.synonyms.read_text()) if args.synonyms else {}
     colors = tuple(args.colors)
     cfg = BuildConfig(out=args.out, colors=colors, synonyms=synonyms, progress=not args.quiet,
+                      n_process=args.n_process,
                       complementary=tuple(c for c in COMPLEMENTARY_COLORS if c not in colors))
     if args.command == "build":
         cfg.images, cfg.split, cfg.seed, cfg.limit = args.images, args.split, args.seed, args.limit
@@ -83,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "preview":
             print(dataset_preview(args.root, args.output))
             return 0
-        records, categories = _load(args)
+        problems: list[dict] = []
+        records, categories = _load(args, problems)
+        for problem in problems:
+            print(f"skipped: {problem['error']}", file=sys.stderr)
         cfg = _config(args)
+        cfg.source_problems = problems
         if args.command == "mine":
             objects, rejected = mine(records, categories, cfg)
             print(f"{len(objects)} objects selected, {len(rejected)} mentions rejected -> "

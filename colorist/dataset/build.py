@@ -3,10 +3,15 @@
 Layout of ``OUT/``::
 
     objects.jsonl, rejected.jsonl        what ``mine`` selected and why it skipped the rest
-    images/{split}_{image_id}_{color}_{entity}.jpg    original + recoloured variants
-    images/{split}_{image_id}_{entity}.json           one object: every variant + caption
-    images/metadata.jsonl                 one line per image file (``datasets`` imagefolder)
-    results.jsonl, rejects.jsonl, summary.json        the recolouring run (resumable)
+    images/{split}/{split}_{image_id}_{color}_{entity}.jpg   original + recoloured variants
+    images/{split}/{split}_{image_id}_{entity}.json          one object: variants + captions
+    images/{split}/metadata.jsonl        one line per image file (``datasets`` imagefolder)
+    results.jsonl, rejects.jsonl, summary.json               the recolouring run (resumable)
+
+``split`` is ``train``, ``val`` or ``complementary`` (evaluation only). One folder per split
+is what ``datasets`` imagefolder expects: ``load_dataset("imagefolder", data_dir=OUT/"images")``
+gives the ``train`` and ``validation`` splits with every metadata column, and
+``data_dir=OUT/"images/complementary"`` the complementary set.
 
 Recolouring goes through ``colorist.recolor.batch.run_batch``: batches on the chosen
 backend, decode/encode on a thread pool, atomic writes, resume, the colour check.
@@ -34,7 +39,7 @@ from colorist.recolor.batch import BatchConfig, run_batch, variant_path
 from colorist.recolor.jobs import Job
 from colorist.sources import ImageRecord
 
-NAME_TEMPLATE = "{split}_{image_id}_{target}_{entity}"
+NAME_TEMPLATE = "{split}/{split}_{image_id}_{target}_{entity}"
 
 
 @dataclass
@@ -52,6 +57,8 @@ class BuildConfig:
     workers: int = 4
     progress: bool = True
     synonyms: dict = field(default_factory=dict)
+    n_process: int = 1  # spaCy worker processes for caption mining
+    source_problems: list = field(default_factory=list)  # skipped source records (rejects)
 
 
 def _jsonl(rows: Sequence[dict]) -> str:
@@ -61,12 +68,14 @@ def _jsonl(rows: Sequence[dict]) -> str:
 def mine(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
     """Select objects; write objects.jsonl and rejected.jsonl (atomically)."""
     texts = [text for r in records for _, text in r.captions]
-    flat = mine_captions(texts, categories, synonyms=cfg.synonyms)
+    flat = mine_captions(texts, categories, synonyms=cfg.synonyms, n_process=cfg.n_process,
+                         progress=cfg.progress)
     per_record, i = [], 0
     for r in records:
         per_record.append(flat[i : i + len(r.captions)])
         i += len(r.captions)
     objects, rejected = select_objects(records, per_record, cfg.colors, cfg.complementary)
+    rejected = [*cfg.source_problems, *rejected]
     cfg.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cfg.out / "objects.jsonl", _jsonl([o.to_dict() for o in objects]))
     atomic_write_text(cfg.out / "rejected.jsonl", _jsonl(rejected))
@@ -122,8 +131,10 @@ def build(records, categories, cfg: BuildConfig) -> dict:
     rejected += [{"image_id": o.image_id, "category": o.category, "color": o.color,
                   "caption": o.caption, "reason": "recolor-check-failed"}
                  for o, j in zip(chosen, jobs) if j.id in failed]
+    errors = {r["id"]: r["error"] for r in read_jsonl(cfg.out / "rejects.jsonl")}
     rejected += [{"image_id": o.image_id, "category": o.category, "color": o.color,
-                  "caption": o.caption, "reason": "image-or-mask-error"}
+                  "caption": o.caption, "reason": "image-or-mask-error",
+                  "error": errors.get(j.id, "not recoloured")}
                  for o, j in zip(chosen, jobs) if j.id not in results and j.id not in failed]
     atomic_write_text(cfg.out / "rejected.jsonl", _jsonl(rejected))
     built = [(o, j) for o, j in zip(chosen, jobs) if j.id in results and j.id not in failed]
@@ -150,8 +161,8 @@ def _drop_failed_checks(results: dict, jobs: list[Job], bcfg: BatchConfig) -> se
 
 
 def _write_descriptions(built, bcfg: BatchConfig) -> None:
-    """One JSON per object and the imagefolder metadata.jsonl, atomically."""
-    meta = []
+    """One JSON per object and one imagefolder metadata.jsonl per split, atomically."""
+    meta: dict[str, list[dict]] = {}
     for o, job in built:
         variants = []
         for t in job.targets:
@@ -159,13 +170,16 @@ def _write_descriptions(built, bcfg: BatchConfig) -> None:
             caption = o.caption if t == o.color else rewrite_caption(o.caption, o.span, t)
             variants.append({"color": t, "file_name": path.name, "caption": caption,
                              "original": t == o.color})
-            meta.append({"file_name": path.name, "text": caption, "color": t,
-                         "category": o.category, "image_id": o.image_id,
-                         "split": job.extra["split"], "group": job.id,
-                         "original": t == o.color})
+            meta.setdefault(job.extra["split"], []).append({
+                "file_name": path.name, "text": caption, "color": t, "category": o.category,
+                "image_id": o.image_id, "split": job.extra["split"], "group": job.id,
+                "original": t == o.color})
         desc = {**o.to_dict(), "split": job.extra["split"], "variants": variants}
-        atomic_write_json(bcfg.out / "images" / f"{job.id}.json", desc)
-    atomic_write_text(bcfg.out / "images" / "metadata.jsonl", _jsonl(meta))
+        atomic_write_json(path.parent / f"{job.id}.json", desc)
+    root = bcfg.out / "images"
+    stale = {p.parent.name for p in root.glob("*/metadata.jsonl")}
+    for split in sorted(set(meta) | stale):  # a split emptied by a rerun gets an empty file
+        atomic_write_text(root / split / "metadata.jsonl", _jsonl(meta.get(split, [])))
 
 
 def _summary(built, rejected: list[dict], seconds: float, backend: str) -> dict:

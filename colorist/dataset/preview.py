@@ -30,13 +30,13 @@ def _cell(image: np.ndarray, caption: str) -> np.ndarray:
 def dataset_preview(root: Path, out: Path | None = None, max_groups: int = 12) -> Path:
     """Write ``root/preview.png`` (or ``out``): up to ``max_groups`` objects, one a row."""
     images = Path(root) / "images"
-    descs = sorted(p for p in images.glob("*.json"))[:max_groups]
+    descs = sorted(images.glob("*/*.json"), key=lambda p: p.name)[:max_groups]
     if not descs:
         raise FileNotFoundError(f"{images}: no object descriptions (*.json) to preview")
     rows = []
     for p in descs:
         desc = json.loads(p.read_text())
-        cells = [_cell(read_image(images / v["file_name"]), v["caption"])
+        cells = [_cell(read_image(p.parent / v["file_name"]), v["caption"])
                  for v in desc["variants"]]
         rows.append(np.concatenate(cells, axis=1))
     width = max(r.shape[1] for r in rows)

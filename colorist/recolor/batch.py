@@ -122,8 +122,13 @@ CHECK_SAMPLES = 4096
 
 def variant_path(out: Path, job: Job, target: str, image_format: str,
                  template: str = "{id}_{target}") -> Path:
-    name = safe_name(template.format(**{**job.extra, "id": job.id, "target": target}))
-    return out / "images" / f"{name}.{image_format}"
+    """``out/images/<template>.<format>``. Every field value is sanitised on its own (caption
+    words can never add a folder or leave ``out``); a ``/`` written in the template itself
+    makes a subfolder ("{split}/{id}_{target}")."""
+    fields = {k: safe_name(str(v)) for k, v in {**job.extra, "id": job.id,
+                                                  "target": target}.items()}
+    parts = [safe_name(part) for part in template.format(**fields).split("/")]
+    return out.joinpath("images", *parts[:-1], f"{parts[-1]}.{image_format}")
 
 
 def _job_mask(job: Job, shape: tuple[int, int]) -> np.ndarray:

@@ -7,13 +7,19 @@ from pathlib import Path
 from colorist.sources.records import ImageRecord, Instance, SourceError, read_json, require
 
 
-def load_coco(captions_path: str | Path,
-              instances_path: str | Path) -> tuple[list[ImageRecord], list[str]]:
+def load_coco(captions_path: str | Path, instances_path: str | Path,
+              problems: list[dict] | None = None) -> tuple[list[ImageRecord], list[str]]:
     """Images (sorted by id) with their captions and instances, and the category names.
+
+    Args:
+        problems: when given, an annotation that refers to an unknown image or category is
+            skipped and recorded here (``{"source", "annotation_id", "image_id", "reason":
+            "unknown-image" | "unknown-category", "error"}``) instead of failing the load.
 
     Raises:
         SourceError: a missing file, malformed JSON, or a record without a required field
-            (the message names the file and the record).
+            (the message names the file and the record); an annotation for an unknown image
+            or category when ``problems`` is None.
     """
     captions_path, instances_path = Path(captions_path), Path(instances_path)
     caps, inst = read_json(captions_path), read_json(instances_path)
@@ -31,8 +37,15 @@ def load_coco(captions_path: str | Path,
         image_id = require(ann, "image_id", instances_path, "annotation")
         cat = require(ann, "category_id", instances_path, "annotation")
         if image_id not in images or cat not in categories:
-            raise SourceError(f"{instances_path}: annotation {ann.get('id')} refers to an "
-                              f"unknown image {image_id} or category {cat}")
+            what = "image" if image_id not in images else "category"
+            error = (f"{instances_path}: annotation {ann.get('id')} refers to an unknown "
+                     f"{what} ({image_id if what == 'image' else cat})")
+            if problems is None:
+                raise SourceError(error)
+            problems.append({"source": str(instances_path), "annotation_id": ann.get("id"),
+                             "image_id": image_id, "reason": f"unknown-{what}",
+                             "error": error})
+            continue
         images[image_id].instances.append(Instance(
             require(ann, "id", instances_path, "annotation"), categories[cat],
             require(ann, "segmentation", instances_path, "annotation"),

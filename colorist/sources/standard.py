@@ -37,24 +37,51 @@ def _read_records(path: Path) -> list:
     return data
 
 
-def load_standard(path: str | Path) -> tuple[list[ImageRecord], list[str]]:
-    """Images and the category names found in a standard-format file."""
+def load_standard(path: str | Path,
+                  problems: list[dict] | None = None) -> tuple[list[ImageRecord], list[str]]:
+    """Images and the category names found in a standard-format file.
+
+    Args:
+        problems: when given, a malformed image record (missing or wrongly typed field) is
+            skipped and recorded here (``reason: "malformed-record"``) instead of failing.
+
+    Raises:
+        SourceError: missing file, malformed JSON, or (without ``problems``) a bad record.
+    """
     path = Path(path)
     records, categories = [], {}
-    for rec in _read_records(path):
-        image_id = require(rec, "image_id", path, "image")
-        entities = require(rec, "entities", path, f"image {image_id}")
-        captions = require(rec, "captions", path, f"image {image_id}")
-        if not isinstance(entities, dict) or not isinstance(captions, list):
-            raise SourceError(f"{path}: image {image_id}: 'entities' must be an object and "
-                              "'captions' a list")
+    for n, rec in enumerate(_read_records(path)):
+        try:
+            r, names = _record(rec, path)
+        except SourceError as e:
+            if problems is None:
+                raise
+            image_id = rec.get("image_id") if isinstance(rec, dict) else None
+            problems.append({"source": str(path), "record": n, "image_id": image_id,
+                             "reason": "malformed-record", "error": str(e)})
+            continue
+        records.append(r)
+        categories.update(dict.fromkeys(names, True))
+    return records, list(categories)
+
+
+def _record(rec, path: Path) -> tuple[ImageRecord, list[str]]:
+    if not isinstance(rec, dict):
+        raise SourceError(f"{path}: expected an image object, got {type(rec).__name__}")
+    image_id = require(rec, "image_id", path, "image")
+    entities = require(rec, "entities", path, f"image {image_id}")
+    captions = require(rec, "captions", path, f"image {image_id}")
+    if not isinstance(entities, dict) or not isinstance(captions, list):
+        raise SourceError(f"{path}: image {image_id}: 'entities' must be an object and "
+                          "'captions' a list")
+    try:
         r = ImageRecord(image_id, str(rec.get("file_name", f"{image_id}.jpg")),
                         int(require(rec, "height", path, f"image {image_id}")),
                         int(require(rec, "width", path, f"image {image_id}")))
-        r.captions = [(f"{image_id}:{i}", str(c).strip()) for i, c in enumerate(captions)]
-        for category, instances in entities.items():
-            categories[category] = True
-            for i, polygons in enumerate(instances):
-                r.instances.append(Instance(f"{image_id}:{category}:{i}", category, polygons))
-        records.append(r)
-    return records, list(categories)
+    except (TypeError, ValueError):
+        raise SourceError(f"{path}: image {image_id}: height and width must be integers") from None
+    r.captions = [(f"{image_id}:{i}", str(c).strip()) for i, c in enumerate(captions)]
+    for category, instances in entities.items():
+        for i, polygons in enumerate(instances):
+            r.instances.append(Instance(f"{image_id}:{category}:{i}", category, polygons))
+    return r, list(entities)
