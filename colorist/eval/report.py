@@ -11,12 +11,26 @@ from colorist.io.atomic import atomic_write_json, atomic_write_text
 from colorist.io.names import safe_name
 
 
-def plot_confusion(path: Path, confusion: list[list[int]], labels: list[str], title: str):
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write ``fig`` to ``path`` atomically and close it."""
+    tmp = path.with_name(path.name + ".tmp" + path.suffix)
+    fig.savefig(tmp)
+    pyplot().close(fig)
+    os.replace(tmp, path)
+
+
+def plot_confusion(path: Path, confusion: list[list[int]], labels: list[str], title: str):
+    plt = pyplot()
     m = np.asarray(confusion, dtype=float)
     norm = m / np.maximum(m.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(1 + 0.55 * len(labels), 0.8 + 0.55 * len(labels)), dpi=100)
@@ -32,10 +46,7 @@ def plot_confusion(path: Path, confusion: list[list[int]], labels: list[str], ti
                 ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if norm[i, j] > 0.5 else "black")
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def _fmt(x) -> str:

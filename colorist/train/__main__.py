@@ -13,8 +13,9 @@ from colorist.train.trainer import TrainConfig, train
 
 
 def _blocks(text: str):
+    """"k" (positive): the last k blocks; otherwise block indices, e.g. "-1" or "10,11"."""
     parts = [int(p) for p in text.split(",")]
-    return parts[0] if len(parts) == 1 and "," not in text and parts[0] > 0 else parts
+    return parts[0] if len(parts) == 1 and parts[0] > 0 else parts
 
 
 def parser() -> argparse.ArgumentParser:

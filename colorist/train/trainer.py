@@ -300,12 +300,9 @@ def _save_outputs(out: Path, loss_mod: ColorGroupLoss, peft_model, scorer, log) 
 
 
 def _plot(path: Path, log: list[dict]) -> None:
-    import matplotlib
+    from colorist.eval.report import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    fig, ax = pyplot().subplots(figsize=(6, 3.5), dpi=100)
     epochs = [r["epoch"] for r in log]
     ax.plot(epochs, [r["loss"] for r in log], "o-", label="train loss")
     ax.set_xlabel("epoch")
@@ -318,7 +315,4 @@ def _plot(path: Path, log: list[dict]) -> None:
         ax2.set_ylim(0, 1)
         fig.legend(loc="upper center", ncol=2, fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
