@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from colorist.dataset.build import BuildConfig, build, format_summary, mine
+from colorist.dataset.object_masks import MASK_SOURCE_NAMES
 from colorist.dataset.preview import dataset_preview
 from colorist.dataset.select import COMPLEMENTARY_COLORS, DEFAULT_COLORS
 from colorist.recolor.backends import BACKENDS
@@ -52,7 +53,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int)
     b.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: every n-th object")
     b.add_argument("--backend", default="auto", choices=["auto", *BACKENDS])
-    b.add_argument("--mask-source", default="coco", choices=["coco"])
+    b.add_argument("--mask-source", default="coco", choices=list(MASK_SOURCE_NAMES),
+                   help="COCO polygons/RLE, or text-prompted masks from exported models")
+    b.add_argument("--mask-models", type=Path,
+                   help="folder written by python -m colorist.masks export")
+    b.add_argument("--refine-color", action="store_true",
+                   help="keep only the parts of each mask that have the stated colour")
+    b.add_argument("--box-threshold", type=float, default=0.25, help="grounded-sam")
+    b.add_argument("--text-threshold", type=float, default=0.25, help="grounded-sam")
+    b.add_argument("--mask-threshold", type=float, default=0.5, help="clipseg")
     b.add_argument("--workers", type=int, default=4)
     v = sub.add_parser("preview", help="contact sheet PNG of a built dataset")
     v.add_argument("root", type=Path)
@@ -78,6 +87,12 @@ def _config(args) -> BuildConfig:
         cfg.images, cfg.split, cfg.seed, cfg.limit = args.images, args.split, args.seed, args.limit
         cfg.shard, cfg.backend, cfg.mask_source = args.shard, args.backend, args.mask_source
         cfg.workers = args.workers
+        cfg.mask_models, cfg.refine_color = args.mask_models, args.refine_color
+        if args.mask_source == "grounded-sam":
+            cfg.mask_options = {"box_threshold": args.box_threshold,
+                                "text_threshold": args.text_threshold}
+        elif args.mask_source == "clipseg":
+            cfg.mask_options = {"threshold": args.mask_threshold}
     return cfg
 
 

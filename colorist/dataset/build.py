@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colorist.captions import mine_captions, rewrite_caption
+from colorist.dataset.object_masks import MASK_SOURCE_NAMES, prepare_masks
 from colorist.dataset.select import (
     COMPLEMENTARY_COLORS,
     DEFAULT_COLORS,
@@ -53,7 +54,10 @@ class BuildConfig:
     limit: int | None = None
     shard: tuple[int, int] = (0, 1)
     backend: str = "auto"
-    mask_source: str = "coco"
+    mask_source: str = "coco"  # coco | grounded-sam | clipseg
+    mask_models: Path | None = None  # folder written by python -m colorist.masks export
+    mask_options: dict = field(default_factory=dict)  # thresholds for the mask source
+    refine_color: bool = False  # keep the parts of each mask that have the stated colour
     workers: int = 4
     progress: bool = True
     synonyms: dict = field(default_factory=dict)
@@ -114,15 +118,22 @@ def _choose(objects: list[SelectedObject], cfg: BuildConfig) -> list[SelectedObj
     return objects[: cfg.limit] if cfg.limit else objects
 
 
-def build(records, categories, cfg: BuildConfig) -> dict:
-    """Mine, recolour every selected object into its colours, write the dataset files."""
-    if cfg.mask_source != "coco":
-        raise ValueError(f"mask source {cfg.mask_source!r} is not available yet; use 'coco'")
+def build(records, categories, cfg: BuildConfig, mask_source=None) -> dict:
+    """Mine, recolour every selected object into its colours, write the dataset files.
+
+    ``mask_source``: a ready ``GroundedSam``/``ClipSeg`` (else built from
+    ``cfg.mask_models`` when a mask is needed)."""
+    if cfg.mask_source not in MASK_SOURCE_NAMES:
+        raise ValueError(f"unknown mask source {cfg.mask_source!r}; choose from "
+                         f"{', '.join(MASK_SOURCE_NAMES)}")
     start = time.perf_counter()
     objects, rejected = mine(records, categories, cfg)
     splits = assign_splits(objects, cfg.split, cfg.seed)
     chosen = _choose(objects, cfg)
     jobs = [_job(o, _split_of(o, splits), cfg, k + 1) for k, o in enumerate(chosen)]
+    if cfg.mask_source != "coco" or cfg.refine_color:
+        chosen, jobs, mask_rejects = prepare_masks(chosen, jobs, cfg, mask_source)
+        rejected += mask_rejects
     bcfg = BatchConfig(out=cfg.out, backend=cfg.backend, workers=cfg.workers, check=True,
                        progress=cfg.progress, name_template=NAME_TEMPLATE, quality=95)
     run = run_batch(jobs, bcfg)
@@ -174,7 +185,9 @@ def _write_descriptions(built, bcfg: BatchConfig) -> None:
                 "file_name": path.name, "text": caption, "color": t, "category": o.category,
                 "image_id": o.image_id, "split": job.extra["split"], "group": job.id,
                 "original": t == o.color})
-        desc = {**o.to_dict(), "split": job.extra["split"], "variants": variants}
+        desc = {**o.to_dict(), "split": job.extra["split"], "variants": variants,
+                "mask": str(job.mask.relative_to(bcfg.out)) if isinstance(job.mask, Path)
+                and job.mask.is_relative_to(bcfg.out) else "coco"}
         atomic_write_json(path.parent / f"{job.id}.json", desc)
     root = bcfg.out / "images"
     stale = {p.parent.name for p in root.glob("*/metadata.jsonl")}
