@@ -8,7 +8,6 @@ import shutil
 import sys
 import types
 from functools import partial
-from pathlib import Path
 
 import cv2
 import numpy as np
