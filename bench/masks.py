@@ -51,7 +51,7 @@ def _device_name() -> str:
     return f"{platform.machine()}-{os.cpu_count()}cpu"
 
 
-def _inputs(name: str, model, size: str, batch: int, dino_hw) -> tuple[list[str], tuple]:
+def _inputs(name: str, model, batch: int, dino_hw, clipseg_size: int) -> tuple[list[str], tuple]:
     rng = np.random.default_rng(0)
     if name == "sam":
         s = model.config.vision_config.image_size
@@ -64,7 +64,7 @@ def _inputs(name: str, model, size: str, batch: int, dino_hw) -> tuple[list[str]
                                 ["car ."] * batch)
         return manifest.DINO_INPUTS, tuple(torch.from_numpy(feed[k]) for k in manifest.DINO_INPUTS)
     seg, tok = model
-    s = seg.config.vision_config.image_size
+    s = clipseg_size
     enc = tok(["a red car"] * batch, return_tensors="pt")
     return manifest.CLIPSEG_INPUTS, (torch.randn(batch, 3, s, s), enc["input_ids"],
                                    enc["attention_mask"])
@@ -82,7 +82,8 @@ def bench_model(name: str, size: str, args, out: Path) -> list[dict]:
     build = {"sam": configs.build_sam, "dino": configs.build_dino,
              "clipseg": configs.build_clipseg}[name]
     model = build(size)
-    opts = export.ExportOptions(verify=not args.no_verify, dino_size=args.dino_size)
+    opts = export.ExportOptions(verify=not args.no_verify, dino_size=args.dino_size,
+                                clipseg_size=args.clipseg_size)
     fn = {"sam": lambda: export.export_sam(model, out, opts),
           "dino": lambda: export.export_dino(*model, out, opts),
           "clipseg": lambda: export.export_clipseg(*model, out, opts)}[name]
@@ -96,7 +97,7 @@ def bench_model(name: str, size: str, args, out: Path) -> list[dict]:
         print(r, flush=True)
     if args.no_timing:
         return rows
-    names, inputs = _inputs(name, model, size, args.batch, args.dino_size)
+    names, inputs = _inputs(name, model, args.batch, args.dino_size, args.clipseg_size)
     onnx_file = out / files[0]["file"]
     feed = {k: v.numpy() for k, v in zip(names, inputs)}
     import onnxruntime as ort
@@ -196,6 +197,7 @@ def main() -> None:
                     default=["sam", "dino", "clipseg"])
     ap.add_argument("--dino-size", type=lambda s: tuple(int(x) for x in s.split("x")),
                     default=(800, 1333))
+    ap.add_argument("--clipseg-size", type=int, default=352)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-timing", action="store_true", help="export + file size only")

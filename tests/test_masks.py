@@ -36,7 +36,7 @@ TOL = 1e-4  # ORT vs PyTorch, fp32, outputs O(1)
 def models(tmp_path_factory):
     """Tiny random models exported once: (folder, manifest, sam, (dino, tok), (seg, tok))."""
     out = tmp_path_factory.mktemp("mask-models")
-    opts = export.ExportOptions(dino_size=DINO_HW)
+    opts = export.ExportOptions(dino_size=DINO_HW, clipseg_size=64)
     sam, dino, seg = configs.build_sam(), configs.build_dino(), configs.build_clipseg()
     manifest = export.update_manifest(
         out, sam=export.export_sam(sam, out, opts), dino=export.export_dino(*dino, out, opts),
@@ -133,11 +133,13 @@ def test_fp16_export_is_smaller_and_close(tmp_path, models):
 
 
 def test_export_cli_prints_the_ort_difference(tmp_path, capsys):
-    assert masks_main(["export", "--clipseg", "tiny", "--out", str(tmp_path)]) == 0
+    assert masks_main(["export", "--clipseg", "tiny", "--clipseg-size", "96", "--out",
+                       str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "clipseg: clipseg.onnx" in text and "ORT vs PyTorch max |diff|" in text
-    assert json.loads((tmp_path / export.MANIFEST).read_text())["clipseg"]["file"] == \
-        "clipseg.onnx"
+    entry = json.loads((tmp_path / export.MANIFEST).read_text())["clipseg"]
+    assert entry["file"] == "clipseg.onnx" and entry["image_size"] == 96
+    assert entry["max_abs_diff"] < TOL * max(1.0, entry["max_abs_ref"])  # interpolated 4->6
     assert masks_main(["export", "--out", str(tmp_path)]) == 2
     assert masks_main(["export", "--sam", "no/such/model.pth", "--out", str(tmp_path)]) == 2
     assert "SAM checkpoint not found" in capsys.readouterr().err

@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--fp16", action="store_true", help="float16 weights (inputs stay float32)")
     e.add_argument("--dino-size", type=_size, default=(800, 1333),
                    help="GroundingDINO's fixed input HxW (images are letterboxed into it)")
+    e.add_argument("--clipseg-size", type=int, default=352,
+                   help="CLIPSeg's square input size (its processor uses 352)")
     e.add_argument("--opset", type=int, default=17)
     e.add_argument("--no-verify", action="store_true", help="skip the ORT vs PyTorch check")
     p = sub.add_parser("predict", help="mask of one object in one image, as a PNG")
@@ -76,6 +78,9 @@ def _report(name: str, entry: dict) -> None:
     diff = entry.get("max_abs_diff")
     check = (f", ORT vs PyTorch max |diff| {diff:.3g} (outputs up to {entry['max_abs_ref']:.3g})"
              if diff is not None else "")
+    if "matched_queries" in entry:  # detections compared whatever their order
+        check += (f"; {entry['matched_queries']:.1%} of detections matched by box, max logit "
+                  f"|diff| {entry['matched_max_abs_diff']:.3g} there")
     print(f"{name}: {entry['file']} {entry['bytes'] / 1e6:.1f} MB in "
           f"{entry['export_seconds']:.1f} s{check}")
 
@@ -93,7 +98,7 @@ def export_main(args) -> int:
         print("error: give at least one of --sam, --dino, --clipseg", file=sys.stderr)
         return 2
     opts = ExportOptions(opset=args.opset, fp16=args.fp16, verify=not args.no_verify,
-                         dino_size=args.dino_size)
+                         dino_size=args.dino_size, clipseg_size=args.clipseg_size)
     entries = {}
     if args.sam:
         entries["sam"] = export_sam(_model("sam", args.sam, args.out), args.out, opts)

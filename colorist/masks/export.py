@@ -154,6 +154,7 @@ class ExportOptions:
     fp16: bool = False
     verify: bool = True
     dino_size: tuple[int, int] = (800, 1333)
+    clipseg_size: int = 352  # CLIPSeg's processor size (position embeddings interpolated)
     seed: int = 0
 
 
@@ -359,7 +360,7 @@ def export_dino(dino, tokenizer, out: Path, opts: ExportOptions) -> dict:
 def export_clipseg(clipseg, tokenizer, out: Path, opts: ExportOptions) -> dict:
     """Write ``clipseg.onnx`` and ``clipseg_tokenizer/``; returns the manifest entry."""
     out = Path(out)
-    size = clipseg.config.vision_config.image_size
+    size = opts.clipseg_size
     g = torch.Generator().manual_seed(opts.seed)
     enc = tokenizer(["a car", "a red dog"], padding="longest", return_tensors="pt")
     pixels = torch.randn(2, 3, size, size, generator=g)
