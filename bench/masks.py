@@ -83,7 +83,8 @@ def bench_model(name: str, size: str, args, out: Path) -> list[dict]:
              "clipseg": configs.build_clipseg}[name]
     model = build(size)
     opts = export.ExportOptions(verify=not args.no_verify, dino_size=args.dino_size,
-                                clipseg_size=args.clipseg_size)
+                                clipseg_size=args.clipseg_size, fp16=args.fp16)
+    size = size + ("-fp16" if args.fp16 else "")
     fn = {"sam": lambda: export.export_sam(model, out, opts),
           "dino": lambda: export.export_dino(*model, out, opts),
           "clipseg": lambda: export.export_clipseg(*model, out, opts)}[name]
@@ -135,6 +136,39 @@ def bench_model(name: str, size: str, args, out: Path) -> list[dict]:
         print(row, flush=True)
         rows.append(row)
     wrapper.to("cpu")
+    return rows
+
+
+def bench_pipeline(args, tmp: Path) -> list[dict]:
+    """GroundedSam end to end at real sizes (SAM ViT-B + GroundingDINO Swin-T, ONNX Runtime
+    CPU): session load time (the thesis paid it on every call) and images/s on 640x480
+    frames, batch 1 and 4."""
+    from colorist.masks.sources import GroundedSam
+
+    out = tmp / "pipeline"
+    opts = export.ExportOptions(verify=False, dino_size=args.dino_size)
+    export.update_manifest(out, sam=export.export_sam(configs.build_sam(args.sam_size), out, opts),
+                           dino=export.export_dino(*configs.build_dino("swin-t"), out, opts))
+    start = time.perf_counter()
+    source = GroundedSam(out, box_threshold=0.0, text_threshold=0.0)
+    load = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(4)]
+    rows = [{"model": "grounded-sam", "size": f"{args.sam_size}+swin-t", "row": "load sessions",
+             "ms": round(load * 1e3, 1)}]
+    for batch in (1, 4):
+        source.batch_size = batch
+
+        def run():
+            dets = source.detect(images, ["car"] * len(images))
+            source.segment(images, [d[0][0] if len(d[0]) else np.array([0, 0, 640, 480])
+                                    for d in dets])
+        sec = _median_seconds(run, 1)
+        rows.append({"model": "grounded-sam", "size": f"{args.sam_size}+swin-t",
+                     "row": f"detect + segment, ort-cpu, batch {batch}", "batch": batch,
+                     "seconds": round(sec / len(images), 4),
+                     "images_per_s": round(len(images) / sec, 3)})
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -198,7 +232,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", choices=["real", "tiny"], default="real")
     ap.add_argument("--sam-size", default="vit-b", choices=list(configs.SAM_SIZES))
-    ap.add_argument("--only", nargs="+", choices=["sam", "dino", "clipseg"],
+    ap.add_argument("--only", nargs="*", choices=["sam", "dino", "clipseg"],
                     default=["sam", "dino", "clipseg"])
     ap.add_argument("--dino-size", type=lambda s: tuple(int(x) for x in s.split("x")),
                     default=(800, 1333))
@@ -209,6 +243,9 @@ def main() -> None:
     ap.add_argument("--no-verify", action="store_true")
     ap.add_argument("--refine-only", action="store_true")
     ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the .json")
+    ap.add_argument("--pipeline", action="store_true",
+                    help="also GroundedSam end to end (load time, images/s)")
+    ap.add_argument("--fp16", action="store_true", help="export float16 weights")
     args = ap.parse_args()
     if args.render_only:
         write([], _device_name())
@@ -220,6 +257,8 @@ def main() -> None:
             for name in args.only:
                 size = "tiny" if args.size == "tiny" else sizes[name]
                 rows += bench_model(name, size, args, Path(tmp) / name)
+            if args.pipeline:
+                rows += bench_pipeline(args, Path(tmp))
     write(rows, _device_name())
 
 

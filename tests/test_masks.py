@@ -383,3 +383,26 @@ def test_query_matching_ignores_the_order_of_detections():
     got[1][0, 0] += 0.5  # one detection moved
     m = export.match_queries(got, (torch.from_numpy(logits), torch.from_numpy(boxes)))
     assert m["matched_queries"] == pytest.approx(29 / 30, abs=1e-4)
+
+
+def test_prompts_longer_than_max_text_len_match_pytorch(models):
+    out, manifest, _, (dino, tok), _ = models
+    from colorist.masks.manifest import DINO_INPUTS, dino_feed, dino_special_ids
+    from colorist.masks.preprocess import IMAGENET_MEAN, IMAGENET_STD, letterbox
+
+    n = manifest["dino"]["max_text_len"]
+    long = " . ".join(["teddy bear", "car", "dog"] * 8) + " ."  # > n tokens
+    image = np.random.default_rng(0).integers(0, 256, (*DINO_HW, 3), dtype=np.uint8)
+    pixels, valid, _ = letterbox([image], DINO_HW, IMAGENET_MEAN, IMAGENET_STD)
+    feed = dino_feed(tok, dino_special_ids(tok), pixels, valid, [long], n)
+    assert feed["input_ids"].shape[1] == n < len(tok(long).input_ids)
+    got = open_session(out / "dino.onnx", DINO_INPUTS).run(None, feed)
+    # (transformers' model itself fails on text longer than max_text_len: it cuts the text
+    # inside, but its detection head gets the uncut attention mask. Here the text masks are
+    # computed on the whole text, then everything is cut, as the model means to.)
+    wrapper = export.GroundingDinoForExport(dino).eval()
+    with torch.no_grad():
+        ref = wrapper(*(torch.from_numpy(feed[k]) for k in DINO_INPUTS))
+    np.testing.assert_allclose(got[1], ref[1].numpy(), atol=TOL)
+    boxes, _ = GroundedSam(out, box_threshold=0.0, text_threshold=0.0).detect([image], [long])[0]
+    assert boxes.shape[1] == 4

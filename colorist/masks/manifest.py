@@ -35,12 +35,16 @@ def dino_special_ids(tokenizer) -> list[int]:
 
 
 def dino_feed(tokenizer, special: list[int], pixels: np.ndarray, valid: np.ndarray,
-              prompts: list[str]) -> dict[str, np.ndarray]:
-    """The 7 named inputs of ``dino.onnx`` for a batch of letterboxed images and prompts."""
+              prompts: list[str], max_text_len: int = 256) -> dict[str, np.ndarray]:
+    """The 7 named inputs of ``dino.onnx`` for a batch of letterboxed images and prompts.
+
+    Text longer than ``max_text_len`` tokens is cut there after the masks are computed, as
+    GroundingDINO does inside its forward (that branch is not in the traced graph)."""
     text = _dino_text(tokenizer, prompts)
     ids = text["input_ids"]
     mask, pos = text_masks(ids, special)
-    return {"pixel_values": pixels, "pixel_mask": valid, "input_ids": ids,
-            "attention_mask": text["attention_mask"],
-            "token_type_ids": text.get("token_type_ids", np.zeros_like(ids)),
-            "text_self_attention_mask": mask, "position_ids": pos}
+    n = max_text_len
+    return {"pixel_values": pixels, "pixel_mask": valid, "input_ids": ids[:, :n],
+            "attention_mask": text["attention_mask"][:, :n],
+            "token_type_ids": text.get("token_type_ids", np.zeros_like(ids))[:, :n],
+            "text_self_attention_mask": mask[:, :n, :n], "position_ids": pos[:, :n]}

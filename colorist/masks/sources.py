@@ -111,7 +111,8 @@ class GroundedSam:
             batch = images[sl]
             pixels, valid, _ = pp.letterbox(batch, size, mean, std)
             feed = dino_feed(self.tokenizer, self.special, pixels, valid,
-                             [self.prompt(t) for t in texts[sl]])
+                             [self.prompt(t) for t in texts[sl]],
+                             int(self.dino.get("max_text_len", 256)))
             logits, boxes = self.detector.run(None, feed)
             ids = feed["input_ids"]
             for k, image in enumerate(batch):
@@ -119,6 +120,7 @@ class GroundedSam:
         return out
 
     def _confident(self, logits, boxes, ids, shape) -> tuple[np.ndarray, np.ndarray]:
+        ids = ids[: logits.shape[1]]  # the model reads at most max_text_len tokens
         probs = _sigmoid(logits[:, : len(ids)].astype(np.float32))  # (Q, T)
         phrase = ~np.isin(ids, self.special) & (ids != self.tokenizer.pad_token_id)
         box_score = probs.max(axis=1)
