@@ -74,8 +74,9 @@ class GroundedSam:
     name = "grounded-sam"
 
     def __init__(self, model_dir: str | Path, box_threshold: float = 0.25,
-                 text_threshold: float = 0.25, nms_iou: float = 0.5, batch_size: int = 4,
-                 providers: list[str] | None = None, threads: int = 0):
+                 text_threshold: float = 0.25, nms_iou: float = 0.5,
+                 batch_size: int | None = None, providers: list[str] | None = None,
+                 threads: int = 0):
         self.model_dir = Path(model_dir)
         self.sam = read_manifest(self.model_dir, "sam")
         self.dino = read_manifest(self.model_dir, "dino")
@@ -90,6 +91,10 @@ class GroundedSam:
         self.tokenizer = load_tokenizer(d, self.dino["tokenizer"])
         self.special = list(self.dino["special_token_ids"])
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
+        # batch 4 of GroundingDINO at 800x1333 needs over 24 GB of host memory on the CPU
+        # provider (bench/masks.py --pipeline was OOM-killed); one image at a time there
+        if batch_size is None:
+            batch_size = 4 if providers[0] == "CUDAExecutionProvider" else 1
         self.nms_iou, self.batch_size = nms_iou, batch_size
 
     # ---- detection ----------------------------------------------------------------------
