@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -29,20 +28,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import median_ms  # noqa: E402
 from colorist.io.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from colorist.masks import configs, export, manifest  # noqa: E402
 from colorist.masks.onnx_runtime import open_session  # noqa: E402
 from colorist.masks.preprocess import IMAGENET_MEAN, IMAGENET_STD, letterbox  # noqa: E402
-
-
-def _median_seconds(fn, repeat: int) -> float:
-    fn()  # warm-up (and compile)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _device_name() -> str:
@@ -117,7 +107,7 @@ def bench_model(name: str, size: str, args, out: Path) -> list[dict]:
         try:
             if label.startswith("ort"):
                 sess = open_session(onnx_file, names, [where])
-                sec = _median_seconds(lambda s=sess: s.run(None, feed), args.repeat)
+                sec = median_ms(lambda s=sess: s.run(None, feed), args.repeat) / 1e3
             else:
                 dev = torch.device(where)
                 mod = wrapper.to(dev)
@@ -129,7 +119,7 @@ def bench_model(name: str, size: str, args, out: Path) -> list[dict]:
                         m(*xs)
                     if dev.type == "cuda":
                         torch.cuda.synchronize()
-                sec = _median_seconds(run, args.repeat)
+                sec = median_ms(run, args.repeat) / 1e3
             row.update(seconds=round(sec, 4), images_per_s=round(args.batch / sec, 3))
         except Exception as e:  # a backend that cannot run this model is reported, not fatal
             row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
@@ -166,7 +156,7 @@ def bench_pipeline(args, tmp: Path) -> list[dict]:
             dets = source.detect(images, ["car"] * len(images))
             source.segment(images, [d[0][0] if len(d[0]) else np.array([0, 0, 640, 480])
                                     for d in dets])
-        sec = _median_seconds(run, 1)
+        sec = median_ms(run, 1) / 1e3
         rows.append({"model": "grounded-sam", "size": f"{args.sam_size}+swin-t",
                      "row": f"detect + segment, ort-cpu, batch {batch}", "batch": batch,
                      "seconds": round(sec / len(images), 4),
@@ -199,7 +189,7 @@ def bench_refine(repeat: int) -> list[dict]:
             m[40:130, 270:370] = 1
         else:
             m[:] = 1
-        sec = _median_seconds(lambda m=m: refine_mask(img, m, "orange"), repeat)
+        sec = median_ms(lambda m=m: refine_mask(img, m, "orange"), repeat) / 1e3
         rows.append({"model": "refine", "size": "640x480", "row": label, "threads": 1,
                      "ms": round(sec * 1e3, 2)})
         print(rows[-1], flush=True)

@@ -132,7 +132,7 @@ def test_text_source_without_models_is_a_clear_error(tmp_path, capsys):
 
 
 def test_mask_pngs_are_binary_images_of_the_image_size(tmp_path):
-    from colorist.dataset.object_masks import _write_png
+    from colorist.io.masks import write_mask_png as _write_png
 
     mask = np.zeros((7, 9), np.uint8)
     mask[2:5, 3:6] = 1

@@ -18,12 +18,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from colorist.io.atomic import atomic_write_bytes
 from colorist.io.images import ImageReadError, read_image
-from colorist.io.masks import MaskError, mask_from_coco
+from colorist.io.masks import MaskError, mask_from_coco, write_mask_png
 
 MASK_SOURCE_NAMES = ("coco", "grounded-sam", "clipseg")
 BATCH = 8
@@ -36,13 +34,6 @@ def mask_folder(out: Path, source: str, refine: bool) -> Path:
 def _reject(o, reason: str, error: str) -> dict:
     return {"image_id": o.image_id, "category": o.category, "color": o.color,
             "caption": o.caption, "reason": reason, "error": error}
-
-
-def _write_png(path: Path, mask: np.ndarray) -> None:
-    ok, png = cv2.imencode(".png", mask.astype(np.uint8) * 255)
-    if not ok:
-        raise MaskError(f"{path}: PNG encoding failed")
-    atomic_write_bytes(path, png.tobytes())
 
 
 def prepare_masks(objects: list, jobs: list, cfg, source=None):
@@ -81,7 +72,7 @@ def prepare_masks(objects: list, jobs: list, cfg, source=None):
                     rejected[k] = _reject(objects[k], "refine-color-not-found",
                                           f"{jobs[k].id}: {e}")
                     continue
-            _write_png(paths[k], mask)
+            write_mask_png(paths[k], mask)
     keep = [k for k in range(len(jobs)) if k not in rejected]
     return ([objects[k] for k in keep], [replace(jobs[k], mask=paths[k]) for k in keep],
             [rejected[k] for k in sorted(rejected)])

@@ -38,6 +38,16 @@ def read_mask_png(path: str | Path, shape: tuple[int, int] | None = None) -> np.
     return _check_shape(mask, shape, str(path))
 
 
+def write_mask_png(path: str | Path, mask: np.ndarray) -> None:
+    """Write ``(H, W)`` 0/1 (or bool) as a 0/255 PNG, atomically (``read_mask_png`` reads it)."""
+    from colorist.io.atomic import atomic_write_bytes
+
+    ok, png = cv2.imencode(".png", (np.asarray(mask) > 0).astype(np.uint8) * 255)
+    if not ok:
+        raise MaskError(f"{path}: PNG encoding failed")
+    atomic_write_bytes(path, png.tobytes())
+
+
 def _check_shape(mask: np.ndarray, shape: tuple[int, int] | None, name: str) -> np.ndarray:
     if shape is not None and mask.shape != tuple(shape):
         raise MaskError(f"{name}: mask is {mask.shape[1]}x{mask.shape[0]} (WxH) but the image "

@@ -117,10 +117,8 @@ def export_main(args) -> int:
 
 
 def predict_main(args) -> int:
-    import cv2
-
-    from colorist.io.atomic import atomic_write_bytes
     from colorist.io.images import read_image
+    from colorist.io.masks import write_mask_png
     from colorist.masks.refine import refine_mask
     from colorist.masks.sources import build_mask_source
 
@@ -132,8 +130,7 @@ def predict_main(args) -> int:
     mask = result.mask
     if args.refine_color:
         mask = refine_mask(image, mask, args.refine_color)
-    ok, png = cv2.imencode(".png", mask * 255)
-    atomic_write_bytes(args.output, png.tobytes())
+    write_mask_png(args.output, mask)
     print(f"{args.output}: {int(mask.sum())} of {mask.size} pixels")
     return 0
 

@@ -39,9 +39,11 @@ from colorist.masks.manifest import (
     dino_feed,
     dino_special_ids,
 )
+from colorist.masks.onnx_runtime import open_session
 from colorist.masks.preprocess import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 
 MIN_OPSET = 16  # grid_sample
+CPU = ["CPUExecutionProvider"]  # the export check runs on CPU, like the PyTorch reference
 
 
 class SamEncoderForExport(nn.Module):
@@ -217,14 +219,6 @@ def _to_fp16(path: Path) -> None:
     part.unlink()
 
 
-def _session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def _max_diff(ort_out: list[np.ndarray], torch_out: tuple) -> float:
     worst = 0.0
     for a, b in zip(ort_out, torch_out):
@@ -306,8 +300,9 @@ def export_sam(sam, out: Path, opts: ExportOptions) -> dict:
         with torch.no_grad():
             e = encoder(x)
             ref = decoder(e, b)
-        oe = _session(out / "sam_encoder.onnx").run(None, {"pixel_values": x.numpy()})
-        od = _session(out / "sam_decoder.onnx").run(
+        encoder_session = open_session(out / "sam_encoder.onnx", SAM_ENCODER_INPUTS, CPU)
+        oe = encoder_session.run(None, {"pixel_values": x.numpy()})
+        od = open_session(out / "sam_decoder.onnx", SAM_DECODER_INPUTS, CPU).run(
             None, {"image_embeddings": e.numpy(), "input_boxes": b.numpy()})
         entry["encoder"]["max_abs_diff"] = _max_diff(oe, (e,))
         entry["decoder"]["max_abs_diff"] = _max_diff(od, ref)
@@ -350,7 +345,7 @@ def export_dino(dino, tokenizer, out: Path, opts: ExportOptions) -> dict:
         feed = dino_feed(tokenizer, special, pixels, valid, ["a dog .", "car ."])
         with torch.no_grad():
             ref = wrapper(*(torch.from_numpy(feed[k]) for k in DINO_INPUTS))
-        got = _session(out / "dino.onnx").run(None, feed)
+        got = open_session(out / "dino.onnx", DINO_INPUTS, CPU).run(None, feed)
         entry["max_abs_diff"] = _max_diff(got, ref)
         entry["max_abs_ref"] = float(ref[1].abs().max())
         entry.update(match_queries(got, ref))
@@ -382,7 +377,7 @@ def export_clipseg(clipseg, tokenizer, out: Path, opts: ExportOptions) -> dict:
         x = torch.randn(3, 3, size, size, generator=g)
         with torch.no_grad():
             ref = wrapper(x, enc["input_ids"], enc["attention_mask"])
-        got = _session(out / "clipseg.onnx").run(None, {
+        got = open_session(out / "clipseg.onnx", CLIPSEG_INPUTS, CPU).run(None, {
             "pixel_values": x.numpy(), "input_ids": enc["input_ids"].numpy(),
             "attention_mask": enc["attention_mask"].numpy()})
         entry["max_abs_diff"] = _max_diff(got, (ref,))
