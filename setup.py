@@ -54,7 +54,7 @@ setup(
     packages=[*find_packages(include=["colorist", "colorist.*"]), "colorist.kernels"],
     package_dir={"colorist.kernels": "kernels"},
     package_data={
-        "colorist": ["data/demo/*", "data/demo/images/*", "py.typed"],
+        "colorist": ["data/*.npz", "data/demo/*", "data/demo/images/*", "py.typed"],
         "colorist.kernels": ["*.cu"],
     },
     ext_modules=[ext],
