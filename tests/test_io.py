@@ -106,3 +106,159 @@ def test_decode_bytes_from_memory(rng):
     buf = io.BytesIO()
     Image.fromarray(np.full((3, 3, 3), 7, np.uint8)).save(buf, "PNG")
     assert decode_image(buf.getvalue()).max() == 7
+
+
+# ---- untrusted inputs (hardening) ---------------------------------------------------------
+
+def test_path_inside_refuses_absolute_dotdot_nul_and_symlinks_out(tmp_path):
+    from colorist.io.names import UnsafePathError, path_inside
+
+    base = tmp_path / "base"
+    (base / "sub").mkdir(parents=True)
+    (tmp_path / "outside.jpg").write_bytes(b"x")
+    (base / "link.jpg").symlink_to(tmp_path / "outside.jpg")
+    assert path_inside(base, "sub/../a.jpg") == (base / "a.jpg").resolve()
+    for bad in ["/etc/passwd", "../outside.jpg", "sub/../../outside.jpg", "a\x00b", "",
+                "link.jpg", 5, None, ["a"]]:
+        with pytest.raises(UnsafePathError, match="line 3: image") as info:
+            path_inside(base, bad, "line 3: image")
+        assert info.value.reason == "unsafe-path"
+
+
+def _in_thread(fn, *args, timeout=20.0):
+    """fn(*args) in a thread; fails (instead of hanging the suite) when it blocks."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), f"{fn.__name__}{args} blocked for {timeout} s"
+    return box
+
+
+def test_fifo_device_and_folder_are_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    for path, reason in ((fifo, "image-not-regular-file"), ("/dev/zero", "image-not-regular-file"),
+                         (tmp_path, "image-not-regular-file"),
+                         (tmp_path / "none.jpg", "image-not-found")):
+        box = _in_thread(read_image, path)
+        assert isinstance(box.get("error"), ImageReadError), box
+        assert box["error"].reason == reason and str(path) in str(box["error"])
+    box = _in_thread(read_mask_png, fifo)
+    assert isinstance(box.get("error"), MaskError) and box["error"].reason == "mask-not-regular-file"
+
+
+def test_pixel_and_byte_limits_refuse_before_decoding(tmp_path, monkeypatch):
+    ok, png = cv2.imencode(".png", np.zeros((300, 400), np.uint8))
+    (tmp_path / "big.png").write_bytes(png.tobytes())
+    ok, jpg = cv2.imencode(".jpg", np.zeros((300, 400, 3), np.uint8))
+    (tmp_path / "big.jpg").write_bytes(jpg.tobytes())
+    assert read_image(tmp_path / "big.png", max_pixels=400 * 300).shape == (300, 400, 3)
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("decoded an image over the pixel limit")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decode)
+    for name in ("big.png", "big.jpg"):
+        with pytest.raises(ImageReadError, match="400x300 pixels, over the limit") as info:
+            read_image(tmp_path / name, max_pixels=400 * 300 - 1)
+        assert info.value.reason == "image-too-large"
+    with pytest.raises(MaskError, match="over the limit") as info:
+        read_mask_png(tmp_path / "big.png", max_pixels=1000)
+    assert info.value.reason == "mask-too-large"
+    with pytest.raises(ImageReadError, match="over the limit of 100") as info:
+        read_image(tmp_path / "big.jpg", max_bytes=100)
+    assert info.value.reason == "image-too-large"
+
+
+def test_huge_png_header_is_refused_at_the_default_limit(tmp_path):
+    """A 20000x20000 PNG (a valid header, a few bytes) is refused from its header: no 1.2 GB
+    allocation."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(
+        b"\0" * 1000)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(data)
+    with pytest.raises(ImageReadError, match="20000x20000 pixels") as info:
+        read_image(tmp_path / "bomb.png")
+    assert info.value.reason == "image-too-large"
+
+
+def test_mask_to_u8_counts_only_values_above_zero():
+    from colorist.io import mask_to_u8
+
+    m = np.array([[np.nan, -1.0, 0.0, 0.5], [np.inf, -np.inf, 2.0, -0.0]], np.float32)
+    np.testing.assert_array_equal(mask_to_u8(m), [[0, 0, 0, 1], [1, 0, 1, 0]])
+    assert mask_to_u8(m).dtype == np.uint8
+    np.testing.assert_array_equal(mask_to_u8(np.array([[-3, 0, 4]], np.int16)), [[0, 0, 1]])
+    np.testing.assert_array_equal(mask_to_u8(np.array([[True, False]])), [[1, 0]])
+    with pytest.raises(MaskError, match="neither bool nor real"):
+        mask_to_u8(np.array([["a"]]))
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([[float("nan"), -1.0, 3.0]])
+    assert mask_to_u8(t).tolist() == [[0, 0, 1]] and mask_to_u8(t).dtype == torch.uint8
+
+
+def test_malformed_segmentations_are_typed_mask_errors():
+    from pycocotools import mask as mu
+
+    m = np.zeros((6, 5), np.uint8, order="F")
+    m[1:4, 2:4] = 1
+    rle = mu.encode(np.asfortranarray(m))
+    good = {"size": [6, 5], "counts": rle["counts"].decode()}
+    np.testing.assert_array_equal(mask_from_coco(good, (6, 5)), m)
+    for bad in [{"size": "6x5", "counts": [30]}, {"size": [6, 5], "counts": "zzzz"},
+                {"size": [6, 5], "counts": ""}, {"size": [6, 5], "counts": [-5, 35]},
+                {"size": [6, 5], "counts": [True] * 30}, {"size": [6, 5], "counts": 7},
+                [["a", "b", "c", "d", "e", "f"]], [[[1, 2], [3]]], [5], "polygon", 7]:
+        with pytest.raises(MaskError) as info:
+            mask_from_coco(bad, (6, 5))
+        assert info.value.reason in {"mask-malformed", "mask-size-mismatch"}, bad
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    import os
+
+    from colorist.io.atomic import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        os.umask(0o077)
+        atomic_write_bytes(tmp_path / "b.bin", b"x")
+        write_image(tmp_path / "c.png", np.zeros((2, 2, 3), np.uint8))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "c.png").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_torn_last_line_is_never_glued_to_the_next_record(tmp_path):
+    from colorist.io.atomic import append_jsonl, read_jsonl
+
+    path = tmp_path / "results.jsonl"
+    append_jsonl(path, {"id": "a"})
+    with open(path, "ab") as f:  # a crash in the middle of an append
+        f.write(b'{"id": "b", "outp')
+    append_jsonl(path, {"id": "c"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "c"]
+    path.write_bytes(b'{"id": "x"}\n\xff\xfe not utf-8\n[1, 2]\n' + b"[" * 100000 + b"\n")
+    assert read_jsonl(path) == [{"id": "x"}]  # bad bytes, non-objects, deep nesting skipped

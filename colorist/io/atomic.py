@@ -1,21 +1,56 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic file writes: a reader (or a crash) never sees a half-written file.
+
+Files are created with the permissions a plain ``open(path, "w")`` would give them
+(``0o666 & ~umask``), not ``mkstemp``'s private 0600.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
+from typing import BinaryIO
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux), else by
+    setting and restoring it under a lock."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _write_all(f: BinaryIO, data: bytes) -> None:
+    """Every write of this module goes through here (tests make it fail like a full disk)."""
+    f.write(data)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder + rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder + rename.
+
+    Raises:
+        OSError: the folder cannot be created or the disk is full; ``path`` is then left as
+            it was and no temporary file remains.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            _write_all(f, data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -23,34 +58,51 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """``atomic_write_bytes`` of UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | Path, obj: object) -> None:
+    """``obj`` as indented, key-sorted JSON, atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def jsonl_text(rows) -> str:
+    """JSON Lines text of ``rows`` (dicts), keys sorted."""
+    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+
+
 def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one JSON line and flush it to disk (a crash loses at most a torn last line,
-    which ``read_jsonl`` skips)."""
+    """Append one JSON line and flush it to disk.
+
+    A crash can leave a torn last line without its newline; the next append starts on a
+    new line, so the torn fragment stays one malformed line (``read_jsonl`` skips it) and
+    is never glued to the next record.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
+    with open(path, "a+b") as f:
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = b"\n" + line
+        _write_all(f, line)
         f.flush()
         os.fsync(f.fileno())
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """The records of a JSONL manifest; torn or malformed lines are skipped."""
+    """The records (JSON objects) of a JSONL manifest; torn, malformed or non-object lines
+    and undecodable bytes are skipped."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # malformed, huge number, nesting too deep
             continue
         if isinstance(rec, dict):
             records.append(rec)
