@@ -14,7 +14,8 @@ from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
-HEADER = Path("csrc/include/colorist/pixel_math.h")
+# The per-pixel math and the generated parameter layout it includes.
+HEADERS = [Path("csrc/include/colorist/pixel_math.h"), Path("csrc/include/colorist/param_layout.h")]
 
 
 def openmp_flags():
@@ -31,6 +32,7 @@ omp_compile, omp_link = openmp_flags()
 ext = Pybind11Extension(
     "colorist._C",
     sources=["csrc/bindings.cpp", "csrc/recolor_cpu.cpp"],
+    depends=[str(h) for h in HEADERS],
     include_dirs=["csrc", "csrc/include"],
     cxx_std=17,
     extra_compile_args=["-O3", *omp_compile],
@@ -40,14 +42,15 @@ ext = Pybind11Extension(
 
 
 class build_py_with_header(build_py):
-    """Installs the shared per-pixel header next to the CUDA kernel that NVRTC compiles."""
+    """Installs the shared per-pixel headers next to the CUDA kernel that NVRTC compiles."""
 
     def run(self):
         super().run()
-        target = Path(self.build_lib) / "colorist" / "kernels" / "include" / HEADER.relative_to(
-            "csrc/include")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(HEADER, target)
+        for header in HEADERS:
+            target = (Path(self.build_lib) / "colorist" / "kernels" / "include"
+                      / header.relative_to("csrc/include"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(header, target)
 
 
 setup(

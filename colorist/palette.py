@@ -69,11 +69,12 @@ class Color:
             colour of previews.
         hue: classification arc (chromatic colours only).
         target_hue: arc where recoloured hues land (chromatic colours only).
-        sv: the (s_mul, s_add, v_mul, v_add) affine map, in 0..255 units, applied to S and
-            V when recolouring INTO this colour. It scales V linearly into the band where the
-            colour lives, so shading survives: white [200, 255], gray [75, 165], black
-            [0, 40] (with S cut), brown [50, 100) (a dark orange), orange and yellow [90, 255]
-            (the same hues darker read as brown and olive); other hues keep S and V.
+        s_box: (low, high) saturation of the colour's target box, 0..255: where recoloured
+            S lands (the object's own S range is scaled into it).
+        v_box: (low, high) value of the target box, 0..255. Boxes are calibrated against
+            human colour naming (``bench/quality.py``), not hue alone: pink is light and
+            warm, orange and yellow need lightness (darker they read brown and olive),
+            brown is a dark orange, white/gray/black differ only by V.
         aliases: other names accepted for this colour.
     """
 
@@ -82,7 +83,8 @@ class Color:
     rgb: tuple[int, int, int]
     hue: HueArc | None = None
     target_hue: HueArc | None = None
-    sv: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0)
+    s_box: tuple[float, float] = (0.0, 255.0)
+    v_box: tuple[float, float] = (0.0, 255.0)
     aliases: tuple[str, ...] = ()
 
 
@@ -101,22 +103,21 @@ def _arc(lo: float, hi: float) -> HueArc:
     return HueArc(float(lo), float(hi))
 
 
-_LIGHT = (1.0, 0.0, 165 / 255, 90.0)  # V into [90, 255]
-_BROWN = (1.0, 0.0, 49 / 255, 50.0)  # V into [50, 99]
-
 DEFAULT_COLORS: tuple[Color, ...] = (
-    Color("red", True, (210, 30, 35), _arc(170, 10), _arc(175, 4.5)),
-    Color("orange", True, (240, 130, 20), _arc(10, 22), _arc(12, 19), sv=_LIGHT),
-    Color("yellow", True, (240, 225, 40), _arc(22, 35), _arc(26, 32), sv=_LIGHT),
-    Color("green", True, (40, 160, 60), _arc(35, 80), _arc(47, 65)),
-    Color("cyan", True, (30, 190, 200), _arc(80, 98), _arc(87, 95)),
-    Color("blue", True, (30, 70, 210), _arc(98, 128), _arc(106, 120)),
-    Color("purple", True, (120, 40, 180), _arc(128, 150), _arc(134, 144)),
-    Color("pink", True, (235, 100, 170), _arc(150, 170), _arc(157, 166)),
-    Color("brown", True, (95, 55, 25), _arc(5, 25), _arc(11, 18), sv=_BROWN),
-    Color("white", False, (245, 245, 245), sv=(0.1, 0.0, 55 / 255, 200.0)),
-    Color("gray", False, (128, 128, 128), sv=(0.1, 0.0, 90 / 255, 75.0), aliases=("grey",)),
-    Color("black", False, (20, 20, 20), sv=(0.5, 0.0, 40 / 255, 0.0)),
+    Color("red", True, (200, 25, 35), _arc(170, 10), _arc(176, 4), (170, 255), (120, 225)),
+    Color("orange", True, (245, 130, 20), _arc(10, 22), _arc(11, 17), (200, 255), (205, 255)),
+    Color("yellow", True, (245, 215, 40), _arc(22, 35), _arc(25, 30), (170, 255), (215, 255)),
+    Color("green", True, (40, 150, 60), _arc(35, 80), _arc(50, 66), (120, 230), (80, 200)),
+    Color("cyan", True, (30, 185, 195), _arc(80, 98), _arc(81, 88), (140, 255), (150, 230)),
+    Color("blue", True, (35, 75, 200), _arc(98, 128), _arc(106, 118), (150, 255), (100, 230)),
+    Color("purple", True, (120, 50, 170), _arc(128, 150), _arc(134, 146), (120, 220),
+          (80, 190)),
+    Color("pink", True, (255, 105, 180), _arc(150, 170), _arc(161, 170), (90, 170),
+          (215, 255)),
+    Color("brown", True, (110, 65, 30), _arc(5, 25), _arc(9, 16), (140, 230), (60, 120)),
+    Color("white", False, (240, 240, 240), s_box=(0, 8), v_box=(238, 255)),
+    Color("gray", False, (128, 128, 128), s_box=(0, 18), v_box=(90, 165), aliases=("grey",)),
+    Color("black", False, (25, 25, 25), s_box=(0, 60), v_box=(4, 30)),
 )
 
 # The order of hue colours checked by the classifier (brown is decided by V, not by arc).
@@ -140,8 +141,11 @@ class Palette:
         for c in self.colors:
             if c.chromatic and (c.hue is None or c.target_hue is None):
                 raise ValueError(f"chromatic colour {c.name!r} needs 'hue' and 'target_hue'")
-            if len(c.sv) != 4:
-                raise ValueError(f"colour {c.name!r}: 'sv' needs (s_mul, s_add, v_mul, v_add)")
+            for box in ("s_box", "v_box"):
+                lo, hi = getattr(c, box)
+                if not 0 <= lo < hi <= 255:
+                    raise ValueError(f"colour {c.name!r}: {box} needs 0 <= low < high <= 255, "
+                                     f"got {(lo, hi)}")
 
     # ---- names -------------------------------------------------------------------------
 
@@ -257,7 +261,7 @@ class Palette:
             if c.hue is not None:
                 d["hue"] = [c.hue.lo, c.hue.hi]
                 d["target_hue"] = [c.target_hue.lo, c.target_hue.hi]
-            d["sv"] = list(c.sv)
+            d["s_box"], d["v_box"] = list(c.s_box), list(c.v_box)
             if c.aliases:
                 d["aliases"] = list(c.aliases)
             colors.append(d)
@@ -287,7 +291,7 @@ class Palette:
 
 
 def _color_from_dict(d: Mapping, base: Color | None) -> Color:
-    known = {"name", "chromatic", "rgb", "hue", "target_hue", "sv", "aliases"}
+    known = {"name", "chromatic", "rgb", "hue", "target_hue", "s_box", "v_box", "aliases"}
     unknown = set(d) - known
     if unknown:
         raise ValueError(f"palette colour {d['name']!r}: unknown fields {sorted(unknown)}")
@@ -295,7 +299,7 @@ def _color_from_dict(d: Mapping, base: Color | None) -> Color:
     for key, value in d.items():
         if key in ("hue", "target_hue"):
             value = _arc(*value)
-        elif key in ("rgb", "sv", "aliases"):
+        elif key in ("rgb", "s_box", "v_box", "aliases"):
             value = tuple(value)
         kw[key] = value
     return Color(**kw)

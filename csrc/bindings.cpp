@@ -22,12 +22,12 @@ namespace {
 
 std::string item(std::size_t i) { return "item " + std::to_string(i) + ": "; }
 
-colorist::ImageJob make_job(std::size_t i, const U8Array& img, const U8Array& mask,
+colorist::ImageJob make_job(std::size_t i, const U8Array& img, const U8Array& alpha,
                             const py::array& out, const F32Array& params, int k) {
   if (img.ndim() != 3 || img.shape(2) != 3) throw std::invalid_argument(item(i) + "image must be (H, W, 3)");
   const auto h = img.shape(0), w = img.shape(1);
-  if (mask.ndim() != 2 || mask.shape(0) != h || mask.shape(1) != w)
-    throw std::invalid_argument(item(i) + "mask must be (H, W) like its image");
+  if (alpha.ndim() != 2 || alpha.shape(0) != h || alpha.shape(1) != w)
+    throw std::invalid_argument(item(i) + "alpha must be (H, W) like its image");
   if (out.ndim() != 4 || out.shape(0) != k || out.shape(1) != h || out.shape(2) != w || out.shape(3) != 3)
     throw std::invalid_argument(item(i) + "output must be (K, H, W, 3)");
   // Outputs are taken as plain arrays: converting them would write into a temporary copy.
@@ -36,44 +36,23 @@ colorist::ImageJob make_job(std::size_t i, const U8Array& img, const U8Array& ma
     throw std::invalid_argument(item(i) + "output must be a writeable C-contiguous uint8 array");
   const float* p = params.data() + static_cast<std::int64_t>(i) * k * colorist::COLORIST_PARAMS;
   auto* dst = static_cast<std::uint8_t*>(const_cast<void*>(out.data()));
-  return {img.data(), mask.data(), dst, h * w, p};
+  return {img.data(), alpha.data(), dst, h * w, p};
 }
 
-void recolor_batch(const std::vector<U8Array>& images, const std::vector<U8Array>& masks,
+void recolor_batch(const std::vector<U8Array>& images, const std::vector<U8Array>& alphas,
                    const F32Array& params, const std::vector<py::array>& outs, int threads) {
   const std::size_t n = images.size();
-  if (masks.size() != n || outs.size() != n)
-    throw std::invalid_argument("images, masks and outputs must have the same length");
+  if (alphas.size() != n || outs.size() != n)
+    throw std::invalid_argument("images, alphas and outputs must have the same length");
   if (params.ndim() != 3 || static_cast<std::size_t>(params.shape(0)) != n ||
       params.shape(2) != colorist::COLORIST_PARAMS)
     throw std::invalid_argument("params must be (N, K, " + std::to_string(colorist::COLORIST_PARAMS) + ") float32");
   const int k = static_cast<int>(params.shape(1));
   std::vector<colorist::ImageJob> jobs;
   jobs.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) jobs.push_back(make_job(i, images[i], masks[i], outs[i], params, k));
+  for (std::size_t i = 0; i < n; ++i) jobs.push_back(make_job(i, images[i], alphas[i], outs[i], params, k));
   py::gil_scoped_release release;
   colorist::recolor_batch_cpu(jobs, k, threads);
-}
-
-py::array_t<std::int64_t> hue_histograms(const std::vector<U8Array>& images,
-                                         const std::vector<U8Array>& masks, int s_min, int v_min,
-                                         int threads) {
-  if (masks.size() != images.size()) throw std::invalid_argument("need one mask per image");
-  std::vector<colorist::ImageJob> jobs;
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    const U8Array& img = images[i];
-    if (img.ndim() != 3 || img.shape(2) != 3) throw std::invalid_argument(item(i) + "image must be (H, W, 3)");
-    if (masks[i].ndim() != 2 || masks[i].shape(0) != img.shape(0) || masks[i].shape(1) != img.shape(1))
-      throw std::invalid_argument(item(i) + "mask must be (H, W) like its image");
-    jobs.push_back({img.data(), masks[i].data(), nullptr, img.shape(0) * img.shape(1), nullptr});
-  }
-  py::array_t<std::int64_t> hist({static_cast<py::ssize_t>(images.size()), py::ssize_t(180)});
-  std::int64_t* dst = hist.mutable_data();
-  {
-    py::gil_scoped_release release;
-    colorist::hue_histograms_cpu(jobs, s_min, v_min, dst, threads);
-  }
-  return hist;
 }
 
 U8Array rgb_to_hsv(const U8Array& rgb, int threads) {
@@ -113,13 +92,10 @@ bool has_openmp() {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "colorist CPU backend: fused masked recolouring (OpenMP) and colour conversions";
   m.attr("NUM_PARAMS") = static_cast<int>(colorist::COLORIST_PARAMS);
-  m.def("recolor_batch", &recolor_batch, py::arg("images"), py::arg("masks"), py::arg("params"),
+  m.def("recolor_batch", &recolor_batch, py::arg("images"), py::arg("alphas"), py::arg("params"),
         py::arg("outputs"), py::arg("threads") = 0,
-        "Recolour N images (H_i, W_i, 3) uint8 with masks (H_i, W_i) uint8 and params (N, K, P)\n"
-        "float32 into outputs (K, H_i, W_i, 3) uint8. Releases the GIL.");
-  m.def("hue_histograms", &hue_histograms, py::arg("images"), py::arg("masks"), py::arg("s_min"),
-        py::arg("v_min"), py::arg("threads") = 0,
-        "(N, 180) int64 hue counts of masked pixels with S >= s_min and V >= v_min.");
+        "Recolour N images (H_i, W_i, 3) uint8 with alphas (H_i, W_i) uint8 and params (N, K, P)\n"
+        "float32 into outputs (K, H_i, W_i, 3) uint8 (alpha-blended). Releases the GIL.");
   m.def("rgb_to_hsv", &rgb_to_hsv, py::arg("rgb"), py::arg("threads") = 0,
         "OpenCV-exact uint8 RGB -> HSV (H in [0, 180)).");
   m.def("rgb_to_lab", &rgb_to_lab, py::arg("rgb"), py::arg("threads") = 0,

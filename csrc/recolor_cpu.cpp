@@ -40,6 +40,7 @@ constexpr int kBlock = 256;
 struct Block {
   int n = 0;
   std::int64_t index[kBlock];
+  int alpha[kBlock];
   float h[kBlock], s[kBlock], v[kBlock];
   float r[kBlock], g[kBlock], b[kBlock];
 };
@@ -57,10 +58,11 @@ void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bo
     if (p[P_MODE] == (float)MODE_HSV) {
       recolor_block_hsv(blk, p);
       for (int i = 0; i < blk.n; ++i) {
+        const u8* px = job.rgb + 3 * blk.index[i];
         std::uint8_t* o = out + 3 * blk.index[i];
-        o[0] = unit_to_u8(blk.r[i]);
-        o[1] = unit_to_u8(blk.g[i]);
-        o[2] = unit_to_u8(blk.b[i]);
+        o[0] = blend_u8(px[0], unit_to_u8(blk.r[i]), blk.alpha[i]);
+        o[1] = blend_u8(px[1], unit_to_u8(blk.g[i]), blk.alpha[i]);
+        o[2] = blend_u8(px[2], unit_to_u8(blk.b[i]), blk.alpha[i]);
       }
       continue;
     }
@@ -68,7 +70,7 @@ void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bo
       const u8* px = job.rgb + 3 * blk.index[i];
       PixelColor c;
       load_pixel(px[0], px[1], px[2], need_lab && p[P_MODE] == (float)MODE_LAB, &c);
-      recolor_pixel(c, px[0], px[1], px[2], p, out + 3 * blk.index[i]);
+      recolor_blend_pixel(c, px[0], px[1], px[2], blk.alpha[i], p, out + 3 * blk.index[i]);
     }
   }
   blk.n = 0;
@@ -84,13 +86,14 @@ void recolor_range(const ImageJob& job, int k, std::int64_t begin, std::int64_t 
   Block blk;
   for (std::int64_t i = begin; i < end; ++i) {
     const u8* px = job.rgb + 3 * i;
-    if (job.mask[i] == 0) {
+    if (job.alpha[i] == 0) {
       for (int v = 0; v < k; ++v) std::memcpy(job.out + v * plane + 3 * i, px, 3);
       continue;
     }
     int h, s, v;
     rgb_to_hsv_u8(px[0], px[1], px[2], &h, &s, &v);
     blk.index[blk.n] = i;
+    blk.alpha[blk.n] = job.alpha[i];
     blk.h[blk.n] = (float)h;
     blk.s[blk.n] = (float)s;
     blk.v[blk.n] = (float)v;
@@ -128,29 +131,6 @@ void recolor_batch_cpu(const std::vector<ImageJob>& jobs, int k, int threads) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_threads(threads))
   for (std::int64_t c = 0; c < n; ++c) {
     recolor_range(jobs[chunks[c].job], k, chunks[c].begin, chunks[c].end);
-  }
-}
-
-void hue_histograms_cpu(const std::vector<ImageJob>& jobs, int s_min, int v_min,
-                        std::int64_t* hist, int threads) {
-  const std::vector<Chunk> chunks = split_into_chunks(jobs);
-  const std::int64_t n = static_cast<std::int64_t>(chunks.size());
-  std::vector<std::int64_t> local(static_cast<std::size_t>(n) * 180, 0);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_threads(threads))
-  for (std::int64_t c = 0; c < n; ++c) {
-    const ImageJob& job = jobs[chunks[c].job];
-    std::int64_t* bins = local.data() + c * 180;
-    for (std::int64_t i = chunks[c].begin; i < chunks[c].end; ++i) {
-      if (job.mask[i] == 0) continue;
-      const u8* px = job.rgb + 3 * i;
-      int h, s, v;
-      rgb_to_hsv_u8(px[0], px[1], px[2], &h, &s, &v);
-      if (s >= s_min && v >= v_min) ++bins[h];
-    }
-  }
-  std::fill(hist, hist + jobs.size() * 180, 0);
-  for (std::int64_t c = 0; c < n; ++c) {
-    for (int b = 0; b < 180; ++b) hist[chunks[c].job * 180 + b] += local[c * 180 + b];
   }
 }
 

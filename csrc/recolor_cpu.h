@@ -6,23 +6,19 @@
 
 namespace colorist {
 
-// One image of the batch: contiguous H*W*3 RGB, H*W mask, and K contiguous H*W*3 outputs.
+// One image of the batch: contiguous H*W*3 RGB, H*W alpha, and K contiguous H*W*3 outputs.
 struct ImageJob {
   const std::uint8_t* rgb;
-  const std::uint8_t* mask;
+  const std::uint8_t* alpha;  // the pre-pass's alpha; 0: the pixel is copied
   std::uint8_t* out;       // K planes of npixels * 3 bytes
   std::int64_t npixels;
   const float* params;     // K rows of COLORIST_PARAMS floats
 };
 
-// Recolours every image into its K variants; pixels with mask == 0 are copied unchanged.
+// Recolours every image into its K variants, each pixel blended with the original by its
+// alpha; pixels with alpha == 0 are copied unchanged.
 // `threads` <= 0 uses OpenMP's default.
 void recolor_batch_cpu(const std::vector<ImageJob>& jobs, int k, int threads);
-
-// Per-image hue histograms (180 bins) of the masked pixels with S >= s_min and V >= v_min;
-// hist holds jobs.size() * 180 counts.
-void hue_histograms_cpu(const std::vector<ImageJob>& jobs, int s_min, int v_min,
-                        std::int64_t* hist, int threads);
 
 // OpenCV-exact uint8 RGB -> HSV over n pixels (for golden tests and the palette).
 void rgb_to_hsv_cpu(const std::uint8_t* rgb, std::uint8_t* hsv, std::int64_t n, int threads);

@@ -1,14 +1,16 @@
-// CUDA C++ recolouring kernels: fused masked RGB -> HSV -> map -> RGB, K variants a read.
+// CUDA C++ recolouring kernel: fused RGB -> HSV -> map -> RGB -> alpha blend, K variants a
+// read of each pixel.
 //
 // Compiled at first use by NVRTC through CuPy's RawModule (colorist/recolor/gpu_backends.py)
 // with -I pointing at csrc/include, so the per-pixel math is the very header the CPU
-// extension compiles (csrc/include/colorist/pixel_math.h). tests/test_kernels_cuda.py also
-// compiles this file with nvcc (compile-only) wherever nvcc exists.
+// extension compiles (csrc/include/colorist/pixel_math.h, with the parameter layout
+// generated from colorist/recolor/plan.py). tests/test_kernels_gpu.py also compiles this
+// file with nvcc (compile-only) wherever nvcc exists.
 //
 // Batch layout (colorist/recolor/gpu_batch.py): one flat uint8 buffer of RGB pixels and one
-// of mask bytes; every image starts at a multiple of 16 pixels. meta[i] = {first pixel,
+// of alpha bytes (the pre-pass's selective alpha; 0 copies the pixel); every image starts at a multiple of 16 pixels. meta[i] = {first pixel,
 // pixel count, first output byte, bytes between variants} (int64). Each thread owns 16
-// consecutive pixels: three 16-byte loads of RGB and one of mask (no stride-3 byte loads),
+// consecutive pixels: three 16-byte loads of RGB and one of alpha (no stride-3 byte loads),
 // then for each variant three 16-byte stores. Pixels past an image's count are the padding
 // of the packed buffer (inputs and outputs both have it), so no thread needs a tail loop.
 
@@ -36,21 +38,21 @@ __device__ __forceinline__ void set_byte(uint4* v, int i, u8 value) {
   words[i >> 2] = (words[i >> 2] & ~(0xffu << shift)) | ((unsigned int)value << shift);
 }
 
-// Reads 16 pixels and their mask bytes with four 16-byte loads through the read-only path.
+// Reads 16 pixels and their alpha bytes with four 16-byte loads through the read-only path.
 __device__ __forceinline__ uint4 load_pixels16(const u8* __restrict__ rgb,
-                                               const u8* __restrict__ mask, long long pixel,
+                                               const u8* __restrict__ alpha, long long pixel,
                                                Pixels16* in) {
   const uint4* src = reinterpret_cast<const uint4*>(rgb + pixel * 3);
   in->rgb[0] = __ldg(src);
   in->rgb[1] = __ldg(src + 1);
   in->rgb[2] = __ldg(src + 2);
-  return __ldg(reinterpret_cast<const uint4*>(mask + pixel));
+  return __ldg(reinterpret_cast<const uint4*>(alpha + pixel));
 }
 
 }  // namespace
 
 extern "C" __global__ void recolor_kernel(const u8* __restrict__ rgb,
-                                          const u8* __restrict__ mask,
+                                          const u8* __restrict__ alpha,
                                           u8* __restrict__ out,
                                           const float* __restrict__ params,
                                           const long long* __restrict__ meta,
@@ -63,7 +65,7 @@ extern "C" __global__ void recolor_kernel(const u8* __restrict__ rgb,
   if (first >= count) return;
 
   Pixels16 in;
-  const uint4 m = load_pixels16(rgb, mask, start + first, &in);
+  const uint4 m = load_pixels16(rgb, alpha, start + first, &in);
   const bool any_inside = (m.x | m.y | m.z | m.w) != 0u;
 
   // One HSV (and Lab, when some row needs it) per pixel, shared by the K variants.
@@ -82,10 +84,12 @@ extern "C" __global__ void recolor_kernel(const u8* __restrict__ rgb,
     if (any_inside && row[colorist::P_MODE] != (float)colorist::MODE_COPY) {
 #pragma unroll
       for (int i = 0; i < kPixelsPerThread; ++i) {
-        if (byte_at(&m, i) == 0) continue;
+        const int a = byte_at(&m, i);
+        if (a == 0) continue;
         u8 px[3];
-        colorist::recolor_pixel(color[i], byte_at(in.rgb, 3 * i), byte_at(in.rgb, 3 * i + 1),
-                                byte_at(in.rgb, 3 * i + 2), row, px);
+        colorist::recolor_blend_pixel(color[i], byte_at(in.rgb, 3 * i),
+                                      byte_at(in.rgb, 3 * i + 1), byte_at(in.rgb, 3 * i + 2), a,
+                                      row, px);
         set_byte(o.rgb, 3 * i, px[0]);
         set_byte(o.rgb, 3 * i + 1, px[1]);
         set_byte(o.rgb, 3 * i + 2, px[2]);
@@ -95,36 +99,5 @@ extern "C" __global__ void recolor_kernel(const u8* __restrict__ rgb,
     dst[0] = o.rgb[0];
     dst[1] = o.rgb[1];
     dst[2] = o.rgb[2];
-  }
-}
-
-// hist[img, h] += number of pixels of the image with mask > 0, S >= s_min, V >= v_min and
-// hue h. A block histogram in shared memory, then at most 180 global atomics per block.
-extern "C" __global__ void hue_histogram_kernel(const u8* __restrict__ rgb,
-                                                const u8* __restrict__ mask,
-                                                const long long* __restrict__ meta,
-                                                int* __restrict__ hist, int s_min, int v_min) {
-  __shared__ int bins[180];
-  for (int b = threadIdx.x; b < 180; b += blockDim.x) bins[b] = 0;
-  __syncthreads();
-  const int img = blockIdx.y;
-  const long long start = meta[img * 4], count = meta[img * 4 + 1];
-  const long long first =
-      ((long long)blockIdx.x * blockDim.x + threadIdx.x) * kPixelsPerThread;
-  if (first < count) {
-    Pixels16 in;
-    const uint4 m = load_pixels16(rgb, mask, start + first, &in);
-#pragma unroll
-    for (int i = 0; i < kPixelsPerThread; ++i) {
-      if (first + i >= count || byte_at(&m, i) == 0) continue;
-      int h, s, v;
-      colorist::rgb_to_hsv_u8(byte_at(in.rgb, 3 * i), byte_at(in.rgb, 3 * i + 1),
-                              byte_at(in.rgb, 3 * i + 2), &h, &s, &v);
-      if (s >= s_min && v >= v_min) atomicAdd(&bins[h], 1);
-    }
-  }
-  __syncthreads();
-  for (int b = threadIdx.x; b < 180; b += blockDim.x) {
-    if (bins[b]) atomicAdd(&hist[img * 180 + b], bins[b]);
   }
 }

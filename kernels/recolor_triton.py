@@ -1,9 +1,10 @@
 """Triton kernels for the recolouring contract: fused masked RGB -> HSV -> map -> RGB.
 
-One program reads BLOCK pixels of one image once (RGB + mask) and writes all K colour
-variants of them, so a batch moves ``4 + 3K`` bytes a pixel and nothing else: no
-intermediate HSV or float image ever reaches memory (kornia/torchvision's unfused
-conversion writes and rereads ~20 of them).
+One program reads BLOCK pixels of one image once (RGB + the pre-pass's uint8 alpha) and
+writes all K colour variants of them, each blended with the original by its alpha, so a
+batch moves ``4 + 3K`` bytes a pixel and nothing else: no intermediate HSV or float image
+ever reaches memory (kornia/torchvision's unfused conversion writes and rereads ~20 of
+them).
 
 Batch layout (see colorist/recolor/gpu_batch.py): the images of a batch, of any sizes, sit
 in one flat uint8 pixel buffer; ``meta`` is an ``(N, 4)`` int64 table per image:
@@ -21,8 +22,26 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-# Hue-map slopes, S/V affines etc.: the 16-float parameter row of colorist/recolor/plan.py.
-NUM_PARAMS = tl.constexpr(16)
+from colorist.recolor.plan import MODE_COPY as _MODE_COPY
+from colorist.recolor.plan import MODE_LAB as _MODE_LAB
+from colorist.recolor.plan import NUM_PARAMS as _NUM_PARAMS
+from colorist.recolor.plan import PARAM_INDEX as _P
+
+# The parameter row layout comes from colorist/recolor/plan.py (PARAM_FIELDS), the one
+# definition the C header is generated from too.
+NUM_PARAMS = tl.constexpr(_NUM_PARAMS)
+MODE_LAB = tl.constexpr(float(_MODE_LAB))
+MODE_COPY = tl.constexpr(float(_MODE_COPY))
+P_SRC_LO, P_SRC_W = tl.constexpr(_P["src_lo"]), tl.constexpr(_P["src_w"])
+P_TGT_LO, P_TGT_W = tl.constexpr(_P["tgt_lo"]), tl.constexpr(_P["tgt_w"])
+P_RATIO_IN, P_RATIO_OUT = tl.constexpr(_P["ratio_in"]), tl.constexpr(_P["ratio_out"])
+P_REL_LO, P_REL_INV = tl.constexpr(_P["rel_lo"]), tl.constexpr(_P["rel_inv"])
+P_TGT_HC, P_S_TC = tl.constexpr(_P["tgt_hc"]), tl.constexpr(_P["s_tc"])
+P_S_MUL, P_S_ADD = tl.constexpr(_P["s_mul"]), tl.constexpr(_P["s_add"])
+P_V_MUL, P_V_ADD = tl.constexpr(_P["v_mul"]), tl.constexpr(_P["v_add"])
+P_L_MUL, P_L_ADD = tl.constexpr(_P["l_mul"]), tl.constexpr(_P["l_add"])
+P_A_TGT, P_B_TGT = tl.constexpr(_P["a_tgt"]), tl.constexpr(_P["b_tgt"])
+P_AB_MIX = tl.constexpr(_P["ab_mix"])
 
 
 @triton.jit
@@ -130,33 +149,50 @@ def _unit_to_u8(x):
 @triton.jit
 def _map_hue(h, row):
     """Piecewise-linear circle map (``map_hue`` in the header); ``row`` points at a row."""
-    src_lo = tl.load(row + 1)
-    src_w = tl.load(row + 2)
-    tgt_lo = tl.load(row + 3)
-    tgt_w = tl.load(row + 4)
+    src_lo = tl.load(row + P_SRC_LO)
+    src_w = tl.load(row + P_SRC_W)
+    tgt_lo = tl.load(row + P_TGT_LO)
+    tgt_w = tl.load(row + P_TGT_W)
     u = h - src_lo
     u = tl.where(u < 0.0, u + 180.0, u)
     u = tl.where(u >= 180.0, u - 180.0, u)
-    inside = tgt_lo + u * tl.load(row + 14)
-    outside = tgt_lo + tgt_w + (u - src_w) * tl.load(row + 15)
+    inside = tgt_lo + u * tl.load(row + P_RATIO_IN)
+    outside = tgt_lo + tgt_w + (u - src_w) * tl.load(row + P_RATIO_OUT)
     y = tl.where(u <= src_w, inside, outside)
     y = tl.where(y >= 180.0, y - 180.0, y)
     return tl.where(src_w <= 0.0, h, y)
 
 
 @triton.jit
+def _toward_target_hue(h, s, v, row):
+    """Hue reliability r from S * V, and h moved by (1 - r) of the circular step to the
+    target hue centre (``hue_reliability`` / ``toward_target_hue`` in the header)."""
+    sv = (s * v) * (1.0 / 255.0)
+    rel = tl.minimum(tl.maximum((sv - tl.load(row + P_REL_LO)) * tl.load(row + P_REL_INV),
+                                0.0), 1.0)
+    d = tl.load(row + P_TGT_HC) - h
+    d = tl.where(d >= 90.0, d - 180.0, d)
+    d = tl.where(d < -90.0, d + 180.0, d)
+    y = h + (1.0 - rel) * d
+    y = tl.where(y < 0.0, y + 180.0, y)
+    return tl.where(y >= 180.0, y - 180.0, y), rel
+
+
+@triton.jit
 def _recolor_variant(h, s, v, L, A, B, row, HAS_LAB: tl.constexpr):
-    """One parameter row applied to HSV (and Lab) pixels -> uint8 R, G, B (before masking)."""
-    h2 = _map_hue(h, row)
-    s2 = tl.minimum(tl.maximum(s * tl.load(row + 5) + tl.load(row + 6), 0.0), 255.0)
-    v2 = tl.minimum(tl.maximum(v * tl.load(row + 7) + tl.load(row + 8), 0.0), 255.0)
+    """One parameter row applied to HSV (and Lab) pixels -> uint8 R, G, B (before blending)."""
+    h2, rel = _toward_target_hue(_map_hue(h, row), s, v, row)
+    s2 = tl.minimum(tl.maximum(s * tl.load(row + P_S_MUL) + tl.load(row + P_S_ADD), 0.0), 255.0)
+    s2 = s2 + (1.0 - rel) * (tl.load(row + P_S_TC) - s2)
+    v2 = tl.minimum(tl.maximum(v * tl.load(row + P_V_MUL) + tl.load(row + P_V_ADD), 0.0), 255.0)
     r, g, b = _hsv_to_rgb(h2, s2 * (1.0 / 255.0), v2 * (1.0 / 255.0))
     if HAS_LAB:
-        is_lab = tl.load(row) == 1.0
-        L2 = tl.minimum(tl.maximum(L * tl.load(row + 9) + tl.load(row + 10), 0.0), 100.0)
-        mix = tl.load(row + 13)
-        lr, lg, lb = _lab_to_rgb(L2, A + mix * (tl.load(row + 11) - A),
-                                 B + mix * (tl.load(row + 12) - B))
+        is_lab = tl.load(row) == MODE_LAB
+        L2 = tl.minimum(tl.maximum(L * tl.load(row + P_L_MUL) + tl.load(row + P_L_ADD), 0.0),
+                        100.0)
+        mix = tl.load(row + P_AB_MIX)
+        lr, lg, lb = _lab_to_rgb(L2, A + mix * (tl.load(row + P_A_TGT) - A),
+                                 B + mix * (tl.load(row + P_B_TGT) - B))
         r = tl.where(is_lab, lr, r)
         g = tl.where(is_lab, lg, g)
         b = tl.where(is_lab, lb, b)
@@ -164,13 +200,21 @@ def _recolor_variant(h, s, v, L, A, B, row, HAS_LAB: tl.constexpr):
 
 
 @triton.jit
-def recolor_kernel(rgb_ptr, mask_ptr, out_ptr, params_ptr, meta_ptr, K,
+def _blend(orig, rec, alpha):
+    """(orig * (255 - a) + rec * a + 127) // 255 in int32 (all terms >= 0): the one rounding
+    rule of every backend."""
+    mixed = orig.to(tl.int32) * (255 - alpha) + rec.to(tl.int32) * alpha + 127
+    return (mixed // 255).to(tl.uint8)
+
+
+@triton.jit
+def recolor_kernel(rgb_ptr, alpha_ptr, out_ptr, params_ptr, meta_ptr, K,
                    BLOCK: tl.constexpr, HAS_LAB: tl.constexpr):
     """Recolour BLOCK pixels of image ``program_id(1)`` into its K variants.
 
     Args:
         rgb_ptr: packed ``(P * 3,)`` uint8 RGB of the batch.
-        mask_ptr: packed ``(P,)`` uint8; > 0 marks the object.
+        alpha_ptr: packed ``(P,)`` uint8 alpha of the pre-pass; 0 copies the pixel.
         out_ptr: uint8 output; variant k of image i starts at byte
             ``meta[i, 2] + k * meta[i, 3]`` and is ``(count, 3)`` RGB.
         params_ptr: ``(N, K, NUM_PARAMS)`` float32.
@@ -189,7 +233,7 @@ def recolor_kernel(rgb_ptr, mask_ptr, out_ptr, params_ptr, meta_ptr, K,
     r8 = tl.load(src, mask=valid, other=0)
     g8 = tl.load(src + 1, mask=valid, other=0)
     b8 = tl.load(src + 2, mask=valid, other=0)
-    inside = tl.load(mask_ptr + start + p, mask=valid, other=0) != 0
+    alpha = tl.load(alpha_ptr + start + p, mask=valid, other=0).to(tl.int32)
     hi, si, vi = _rgb_to_hsv_u8(r8.to(tl.int32), g8.to(tl.int32), b8.to(tl.int32))
     h = hi.to(tl.float32)
     s = si.to(tl.float32)
@@ -208,39 +252,13 @@ def recolor_kernel(rgb_ptr, mask_ptr, out_ptr, params_ptr, meta_ptr, K,
     while k < K:
         row = params_ptr + (img * K + k) * NUM_PARAMS
         r, g, b = _recolor_variant(h, s, v, L, A, B, row, HAS_LAB)
-        is_copy = tl.load(row) == 2.0  # a copy row (target == source) keeps the pixels
+        # a copy row (target == source) keeps the pixels: alpha 0 blends to the original
+        a = tl.where(tl.load(row) == MODE_COPY, 0, alpha)
         dst = out_ptr + out_start + k * stride + p * 3
-        tl.store(dst, tl.where(is_copy, r8, tl.where(inside, r, r8)), mask=valid)
-        tl.store(dst + 1, tl.where(is_copy, g8, tl.where(inside, g, g8)), mask=valid)
-        tl.store(dst + 2, tl.where(is_copy, b8, tl.where(inside, b, b8)), mask=valid)
+        tl.store(dst, _blend(r8, r, a), mask=valid)
+        tl.store(dst + 1, _blend(g8, g, a), mask=valid)
+        tl.store(dst + 2, _blend(b8, b, a), mask=valid)
         k += 1
-
-
-@triton.jit
-def hue_histogram_kernel(rgb_ptr, mask_ptr, meta_ptr, hist_ptr, s_min, v_min,
-                         BLOCK: tl.constexpr):
-    """Adds the hues of BLOCK masked pixels with S >= s_min, V >= v_min to ``hist[img]``.
-
-    ``hist_ptr``: ``(N, 180)`` int32, zeroed by the caller. One block histogram (256 bins,
-    bin 255 collects the pixels that do not count) and 180 atomic adds per program, not one
-    atomic per pixel: an object is mostly one hue, and per-pixel atomics on one bin
-    serialise.
-    """
-    img = tl.program_id(1)
-    start = tl.load(meta_ptr + img * 4)
-    count = tl.load(meta_ptr + img * 4 + 1)
-    p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    valid = p < count
-    src = rgb_ptr + (start + p) * 3
-    r = tl.load(src, mask=valid, other=0).to(tl.int32)
-    g = tl.load(src + 1, mask=valid, other=0).to(tl.int32)
-    b = tl.load(src + 2, mask=valid, other=0).to(tl.int32)
-    inside = tl.load(mask_ptr + start + p, mask=valid, other=0) != 0
-    h, s, v = _rgb_to_hsv_u8(r, g, b)
-    counted = valid & inside & (s >= s_min) & (v >= v_min)
-    bins = tl.histogram(tl.where(counted, h, 255), 256)
-    idx = tl.arange(0, 256)
-    tl.atomic_add(hist_ptr + img * 180 + idx, bins, mask=idx < 180)
 
 
 # Block sizes to try on a GPU (the interpreter uses one fixed size: see launch code).

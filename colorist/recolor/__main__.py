@@ -8,6 +8,11 @@ Bulk (one object a line, see colorist/recolor/jobs.py); with no file, the demo b
 the package (coco-mini images and their COCO masks) into ./colorist-out::
 
     python -m colorist.recolor --batch [JOBS.jsonl] [--out DIR] [--backend cpu] [--preview]
+
+Exit status: 0 when every object is done (or skipped as a bad item, listed in
+OUT/rejects.jsonl); 1 when no object could be done, or outputs could not be written (disk
+full: rerun to finish); 2 for a usage error (bad flag, missing job file, an output folder
+made with other settings).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from colorist._native import BackendUnavailableError
+from colorist._native import MAX_THREADS, BackendUnavailableError
+from colorist.cli import in_file, int_range, out_folder
+from colorist.io.images import MAX_PIXELS
 from colorist.palette import UnknownColorError, load_palette
 from colorist.recolor.backends import BACKENDS
-from colorist.recolor.batch import BatchConfig, BatchSummary, run_batch
-from colorist.recolor.jobs import Job, JobError, parse_job, read_jobs
+from colorist.recolor.batch import MAX_BATCH, MAX_WORKERS, BatchConfig, BatchSummary, run_batch
+from colorist.recolor.jobs import Job, JobError, read_jobs, single_job
 
 DEMO = "demo"
 
@@ -36,20 +43,33 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m colorist.recolor",
         description="Recolour masked objects into palette colours (fused masked HSV/CIELAB).",
     )
-    p.add_argument("image", nargs="?", type=Path, help="single mode: the image to recolour")
-    p.add_argument("--mask", type=Path, help="single mode: mask PNG (pixels > 0 = object)")
+    p.add_argument("image", nargs="?", type=in_file, help="single mode: the image to recolour")
+    p.add_argument("--mask", type=in_file, help="single mode: mask PNG (pixels > 0 = object)")
     p.add_argument("--from", dest="source", help="single mode: the object's colour")
     p.add_argument("--to", dest="targets", nargs="+", help="target colours (default: all others)")
     p.add_argument("--batch", nargs="?", const=DEMO, metavar="JOBS.jsonl",
                    help="bulk mode: a JSONL of jobs; without a file, the bundled demo")
-    p.add_argument("-o", "--out", type=Path, default=Path("colorist-out"), help="output folder")
-    p.add_argument("--backend", default="auto", choices=["auto", *BACKENDS])
-    p.add_argument("--workers", type=int, default=4, help="I/O threads (decode, encode, write)")
-    p.add_argument("--threads", type=int, default=0, help="CPU backend threads (0: all)")
-    p.add_argument("--batch-size", type=int, default=16, help="objects per backend call")
-    p.add_argument("--quality", type=int, default=95, help="JPEG quality of the variants")
-    p.add_argument("--format", dest="image_format", choices=["jpg", "png"], default="jpg")
-    p.add_argument("--overwrite", action="store_true", help="redo objects already finished")
+    p.add_argument("--root", type=Path, metavar="DIR",
+                   help="bulk mode: the folder the jobs' paths are relative to and may not "
+                        "leave (default: the job file's folder)")
+    p.add_argument("-o", "--out", type=out_folder, default=Path("colorist-out"),
+                   help="output folder (default: %(default)s)")
+    p.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],
+                   help="recolouring backend (default: %(default)s, the fastest here)")
+    p.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=4,
+                   help="I/O threads: decode, encode, write (default: %(default)s)")
+    p.add_argument("--threads", type=int_range(0, MAX_THREADS), default=0,
+                   help="CPU backend threads, 0 for all cores (default: %(default)s)")
+    p.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=16,
+                   help="objects per backend call (default: %(default)s)")
+    p.add_argument("--quality", type=int_range(1, 100), default=95,
+                   help="JPEG quality of the variants (default: %(default)s)")
+    p.add_argument("--format", dest="image_format", choices=["jpg", "png"], default="jpg",
+                   help="variant file format (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int_range(1), default=MAX_PIXELS,
+                   help="images with more pixels are rejected undecoded (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo objects already finished (also: accept new output settings)")
     p.add_argument("--preview", action="store_true", help="write a contact sheet per object")
     p.add_argument("--no-check", dest="check", action="store_false",
                    help="skip the dominant-colour check of each variant")
@@ -63,10 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _single_job(args: argparse.Namespace, palette) -> Job:
     if args.mask is None or args.source is None:
         raise JobError("single mode needs IMAGE, --mask and --from")
-    record = {"image": str(args.image), "mask": str(args.mask), "source": args.source}
-    if args.targets:
-        record["targets"] = args.targets
-    return parse_job(record, 0, Path.cwd(), palette)
+    return single_job(args.image, args.mask, args.source, args.targets, palette)
 
 
 def format_summary(summary: BatchSummary, out: Path) -> str:
@@ -87,32 +104,56 @@ def format_summary(summary: BatchSummary, out: Path) -> str:
     return "\n".join(lines)
 
 
+def _jobs(args: argparse.Namespace, palette) -> tuple[list[Job], list]:
+    if args.batch is not None:
+        path = demo_jobs_path() if args.batch == DEMO else Path(args.batch)
+        return read_jobs(path, palette, args.root)
+    if args.image is not None:
+        return [_single_job(args, palette)], []
+    raise JobError("give IMAGE --mask M --from C, or --batch [JOBS.jsonl]")
+
+
+def _config(args: argparse.Namespace, palette) -> BatchConfig:
+    return BatchConfig(
+        out=args.out, backend=args.backend, workers=args.workers, threads=args.threads,
+        batch_size=args.batch_size, quality=args.quality, image_format=args.image_format,
+        overwrite=args.overwrite, preview=args.preview, check=args.check,
+        fit_source=args.fit_source, progress=not args.quiet, palette=palette,
+        max_pixels=args.max_pixels,
+    )
+
+
+def _exit_status(summary: BatchSummary, n_jobs: int) -> int:
+    """Print what could not be written; 1 when the run is incomplete for that reason or
+    nothing could be done."""
+    if summary.write_failed:
+        print(f"error: {summary.write_failed} object(s) could not be written (disk full or "
+              "no permission? see rejects.jsonl); free space and rerun to finish them",
+              file=sys.stderr)
+    if summary.run_files_error:
+        print(f"error: {summary.run_files_error}", file=sys.stderr)
+    if summary.write_failed or summary.run_files_error:
+        return 1
+    return 0 if summary.done + summary.resumed > 0 or not n_jobs else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error
+        return int(e.code or 0)
     try:
         palette = load_palette(args.palette)
-        if args.batch is not None:
-            path = demo_jobs_path() if args.batch == DEMO else Path(args.batch)
-            jobs, rejects = read_jobs(path, palette)
-        elif args.image is not None:
-            jobs, rejects = [_single_job(args, palette)], []
-        else:
-            build_parser().print_usage(sys.stderr)
-            print("error: give IMAGE --mask M --from C, or --batch [JOBS.jsonl]", file=sys.stderr)
-            return 2
-        cfg = BatchConfig(
-            out=args.out, backend=args.backend, workers=args.workers, threads=args.threads,
-            batch_size=args.batch_size, quality=args.quality, image_format=args.image_format,
-            overwrite=args.overwrite, preview=args.preview, check=args.check,
-            fit_source=args.fit_source, progress=not args.quiet, palette=palette,
-        )
-        summary = run_batch(jobs, cfg, rejects)
-    except (FileNotFoundError, JobError, UnknownColorError, BackendUnavailableError,
-            ValueError) as e:
+        jobs, rejects = _jobs(args, palette)
+        summary = run_batch(jobs, _config(args, palette), rejects)
+    except (FileNotFoundError, UnknownColorError, BackendUnavailableError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the output folder itself became unwritable
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(format_summary(summary, args.out))
-    return 0 if summary.done + summary.resumed > 0 or not jobs else 1
+    return _exit_status(summary, len(jobs))
 
 
 if __name__ == "__main__":

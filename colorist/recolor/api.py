@@ -9,7 +9,8 @@ import numpy as np
 
 from colorist.palette import DEFAULT_PALETTE, Palette
 from colorist.recolor.backends import Backend, get_backend
-from colorist.recolor.plan import plan_batch
+from colorist.recolor.plan import SourceBox, default_box, plan_batch
+from colorist.recolor.prepass import DEFAULT_PREPASS, PrepassConfig, prepass
 
 
 class RecolorInputError(ValueError):
@@ -108,10 +109,13 @@ def recolor(
     palette: Palette = DEFAULT_PALETTE,
     threads: int = 0,
     fit_source: bool = True,
+    selective: bool = True,
 ) -> Any:
     """Recolour the object in ``mask`` from colour ``source`` into each of ``targets``.
 
-    Pixels outside the mask are copied bit for bit.
+    Pixels outside the mask are copied bit for bit. Inside it, the pre-pass
+    (``colorist.recolor.prepass``) makes a soft alpha from the pixels that have the source
+    colour, so windows, tyres and lettering keep their colours and edges are feathered.
 
     Args:
         image_or_batch: ``(H, W, 3)`` uint8 RGB, a batch ``(B, H, W, 3)``, or a list of
@@ -124,8 +128,11 @@ def recolor(
             ``colorist.available_backends()``).
         palette: colour definitions (default: ``colorist.DEFAULT_PALETTE``).
         threads: CPU threads for the cpu backend (0: all).
-        fit_source: fit the source hue arc to each object's own hue histogram (captions
-            often name a hue loosely: a "yellow" lab is golden); False uses the palette arc.
+        fit_source: scale from the object's own source box (hue arc fitted to its S x V
+            weighted hue histogram, its S and V ranges; captions name hues loosely: a
+            "yellow" lab is golden); False uses the source colour's palette box.
+        selective: recolour only the pixels of the source colour (soft alpha); False
+            recolours every masked pixel (alpha = feathered mask).
 
     Returns:
         ``(K, H, W, 3)`` uint8 for one image; ``(B, K, H, W, 3)`` for a 4-D batch; a list of
@@ -145,10 +152,11 @@ def recolor(
     arrays = [_check_image(im, i, impl.on_gpu) for i, im in enumerate(images)]
     mask_arrays = [_check_mask(m, a.shape, i, impl.on_gpu)
                    for i, (m, a) in enumerate(zip(masks, arrays))]
-    if impl.on_gpu:  # lay the batch out once for the histograms and the kernel
-        arrays, mask_arrays = impl.pack(arrays, mask_arrays), None
-    params = plan_objects(impl, arrays, mask_arrays, source, targets, palette, threads, fit_source)
-    outs = impl.run(arrays, mask_arrays, params, threads)
+    alphas, params = plan_objects(impl, arrays, mask_arrays, source, targets, palette,
+                                  threads, fit_source, selective)
+    if impl.on_gpu:  # lay the batch out once for the kernel
+        arrays, alphas = impl.pack(arrays, alphas), None
+    outs = impl.run(arrays, alphas, params, threads)
     return _package(outs, image_or_batch, images, batched)
 
 
@@ -161,17 +169,27 @@ def plan_objects(
     palette: Palette,
     threads: int = 0,
     fit_source: bool = True,
-) -> np.ndarray:
-    """The ``(N, K, NUM_PARAMS)`` table for validated images and masks (see ``recolor``);
-    for a GPU backend, ``images`` may be its packed batch and ``masks`` None."""
+    selective: bool = True,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The pre-pass and the plan of validated images and masks (see ``recolor``).
+
+    Returns:
+        N ``(H_i, W_i)`` uint8 alphas, and the ``(N, K, NUM_PARAMS)`` parameter table.
+    """
     n = len(images)
-    hists = None
-    if fit_source:
-        t = palette.thresholds
-        hists = impl.hue_histograms(images, masks, t.achromatic_s_max, t.black_v_max, threads)
-    return plan_batch(
-        _per_item(source, n, "source"), _per_item(targets, n, "targets"), palette, hists
-    )
+    sources = _per_item(source, n, "source")
+    cfg = DEFAULT_PREPASS if selective else PrepassConfig(selective=False)
+    alphas, boxes = prepass([_to_numpy(im) for im in images],
+                            [_to_numpy(m) for m in masks], sources, palette, cfg)
+    if not fit_source:
+        boxes = [_palette_box(palette, s, b) for s, b in zip(sources, boxes)]
+    return alphas, plan_batch(sources, _per_item(targets, n, "targets"), palette, boxes)
+
+
+def _palette_box(palette: Palette, source: str, measured: SourceBox) -> SourceBox:
+    """The palette's box of ``source``, keeping the measured mean lightness."""
+    box = default_box(palette[source])
+    return SourceBox(box.arc, box.s, box.v, measured.l_mean, measured.weight)
 
 
 def _convert_like(out: Any, like: Any) -> Any:

@@ -1,8 +1,9 @@
 """Backend registry: every implementation of the recolouring contract under one interface.
 
-A backend recolours a batch: N images ``(H_i, W_i, 3)`` uint8 RGB, N masks ``(H_i, W_i)``
-uint8 and an ``(N, K, NUM_PARAMS)`` float32 parameter table, into N arrays
-``(K, H_i, W_i, 3)`` uint8. Inputs arrive validated and C-contiguous (colorist.recolor.api).
+A backend recolours a batch: N images ``(H_i, W_i, 3)`` uint8 RGB, N alphas ``(H_i, W_i)``
+uint8 (the pre-pass's selective alpha, 0 outside the object) and an ``(N, K, NUM_PARAMS)``
+float32 parameter table, into N arrays ``(K, H_i, W_i, 3)`` uint8. Inputs arrive
+validated and C-contiguous (colorist.recolor.api).
 
 GPU backends (``triton``, ``cuda``; colorist/recolor/gpu_backends.py) also accept torch
 tensors and CuPy arrays, return torch tensors on the device, and have a ``pack`` step that
@@ -21,10 +22,9 @@ import numpy as np
 
 from colorist._native import BackendUnavailableError, cpu_extension, cpu_extension_error
 from colorist.recolor import gpu_backends as gpu
-from colorist.recolor.reference import hue_histogram, recolor_reference
+from colorist.recolor.reference import recolor_reference
 
 RunFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], np.ndarray, int], list]
-HistFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], int, int, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,10 @@ class Backend:
     Attributes:
         name: what users pass as ``backend=``.
         speed_rank: higher is faster; ``auto`` takes the fastest available.
-        run: ``run(images, masks, params, threads) -> list of (K, H, W, 3) arrays``.
+        run: ``run(images, alphas, params, threads) -> list of (K, H, W, 3) arrays``.
         unavailable: returns None when the backend can run here, else how to get it.
-        hue_histograms: ``(images, masks, s_min, v_min, threads) -> (N, 180) int64`` hue
-            counts of the masked chromatic pixels (to fit the source arc to each object).
-        pack: GPU backends: ``(images, masks) -> packed batch``, which ``run`` and
-            ``hue_histograms`` then take in place of ``images`` (with ``masks=None``).
+        pack: GPU backends: ``(images, alphas) -> packed batch``, which ``run`` then takes
+            in place of ``images`` (with ``alphas=None``).
         emulated: True while the backend runs in an emulator (``auto`` skips it then).
         device: the torch device its outputs live on.
     """
@@ -48,7 +46,6 @@ class Backend:
     speed_rank: int
     run: RunFn
     unavailable: Callable[[], str | None]
-    hue_histograms: HistFn
     pack: Callable | None = None
     emulated: Callable[[], bool] = lambda: False
     device: Callable[[], str] = lambda: "cpu"
@@ -94,14 +91,6 @@ def _run_reference(images, masks, params, threads):
     return [recolor_reference(im, m, p) for im, m, p in zip(images, masks, params)]
 
 
-def _hist_reference(images, masks, s_min, v_min, threads):
-    return np.stack([hue_histogram(im, m, s_min, v_min) for im, m in zip(images, masks)])
-
-
-def _hist_cpu(images, masks, s_min, v_min, threads):
-    return cpu_extension().hue_histograms(list(images), list(masks), s_min, v_min, threads)
-
-
 def _run_cpu(images, masks, params, threads):
     ext = cpu_extension()
     k = params.shape[1]
@@ -120,14 +109,14 @@ def _cpu_unavailable() -> str | None:
     return None
 
 
-register_backend(Backend("reference", 0, _run_reference, lambda: None, _hist_reference))
-register_backend(Backend("cpu", 10, _run_cpu, _cpu_unavailable, _hist_cpu))
+register_backend(Backend("reference", 0, _run_reference, lambda: None))
+register_backend(Backend("cpu", 10, _run_cpu, _cpu_unavailable))
 register_backend(Backend(
-    "triton", 20, gpu.run_triton, gpu.triton_unavailable, gpu.hist_triton,
+    "triton", 20, gpu.run_triton, gpu.triton_unavailable,
     pack=gpu.pack_triton, emulated=gpu.triton_interpreted, device=gpu.triton_device,
 ))
 register_backend(Backend(
-    "cuda", 30, gpu.run_cuda, gpu.cuda_unavailable, gpu.hist_cuda, pack=gpu.pack_cuda,
+    "cuda", 30, gpu.run_cuda, gpu.cuda_unavailable, pack=gpu.pack_cuda,
     device=lambda: "cuda",
 ))
 

@@ -93,15 +93,15 @@ def _has_lab(params: np.ndarray) -> bool:
     return bool((params[..., 0] == MODE_LAB).any())
 
 
-def _packed(batch, masks, device) -> PackedBatch:
-    return batch if isinstance(batch, PackedBatch) else pack(batch, masks, device)
+def _packed(batch, alphas, device) -> PackedBatch:
+    return batch if isinstance(batch, PackedBatch) else pack(batch, alphas, device)
 
 
 # ---- triton ----------------------------------------------------------------------------
 
 
-def pack_triton(images, masks) -> PackedBatch:
-    return pack(images, masks, triton_device())
+def pack_triton(images, alphas) -> PackedBatch:
+    return pack(images, alphas, triton_device())
 
 
 def launch_triton(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab: bool):
@@ -110,7 +110,7 @@ def launch_triton(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab
 
     from colorist.kernels import recolor_triton as kt
 
-    args = (batch.rgb, batch.mask, out, params_dev, meta_dev, k)
+    args = (batch.rgb, batch.alpha, out, params_dev, meta_dev, k)
     n, most = len(batch), batch.max_count
     if triton_interpreted():
         grid = (triton.cdiv(most, _INTERPRETER_BLOCK), n)
@@ -120,9 +120,9 @@ def launch_triton(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab
         kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=has_lab)
 
 
-def run_triton(images, masks, params: np.ndarray, threads: int = 0) -> list:
-    """Recolour with the Triton kernel; ``images`` may be a PackedBatch (masks then None)."""
-    return _run(launch_triton, _packed(images, masks, triton_device()), params)
+def run_triton(images, alphas, params: np.ndarray, threads: int = 0) -> list:
+    """Recolour with the Triton kernel; ``images`` may be a PackedBatch (alphas then None)."""
+    return _run(launch_triton, _packed(images, alphas, triton_device()), params)
 
 
 def _run(launch, batch: PackedBatch, params: np.ndarray) -> list:
@@ -133,22 +133,6 @@ def _run(launch, batch: PackedBatch, params: np.ndarray) -> list:
     if k and len(batch):
         launch(batch, out, _params_on(params, batch.device), batch.meta(k), k, _has_lab(params))
     return batch.unpack(out, k)
-
-
-def hist_triton(images, masks, s_min: int, v_min: int, threads: int = 0) -> np.ndarray:
-    import torch
-    import triton
-
-    from colorist.kernels import recolor_triton as kt
-
-    batch = _packed(images, masks, triton_device())
-    hist = torch.zeros((len(batch), 180), dtype=torch.int32, device=batch.device)
-    if len(batch):
-        block = 1024 if not triton_interpreted() else _INTERPRETER_BLOCK
-        grid = (triton.cdiv(batch.max_count, block), len(batch))
-        kt.hue_histogram_kernel[grid](batch.rgb, batch.mask, batch.meta(1), hist,
-                                      int(s_min), int(v_min), BLOCK=block)
-    return hist.cpu().numpy().astype(np.int64)
 
 
 # ---- cuda (CuPy NVRTC) -------------------------------------------------------------------
@@ -166,8 +150,8 @@ def cuda_module():
     )
 
 
-def pack_cuda(images, masks) -> PackedBatch:
-    return pack(images, masks, "cuda")
+def pack_cuda(images, alphas) -> PackedBatch:
+    return pack(images, alphas, "cuda")
 
 
 def _launch(name: str, grid: tuple[int, int], args: tuple) -> None:
@@ -193,23 +177,11 @@ def _cuda_grid(batch: PackedBatch) -> tuple[int, int]:
 
 def launch_cuda(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab: bool):
     """One launch of the CUDA C++ kernel into a preallocated ``out`` (what bench/ times)."""
-    args = (_cp(batch.rgb), _cp(batch.mask), _cp(out), _cp(params_dev), _cp(meta_dev),
+    args = (_cp(batch.rgb), _cp(batch.alpha), _cp(out), _cp(params_dev), _cp(meta_dev),
             np.int32(k), np.int32(has_lab))
     _launch("recolor_kernel", _cuda_grid(batch), args)
 
 
-def run_cuda(images, masks, params: np.ndarray, threads: int = 0) -> list:
-    """Recolour with the CUDA C++ kernel; ``images`` may be a PackedBatch (masks then None)."""
-    return _run(launch_cuda, _packed(images, masks, "cuda"), params)
-
-
-def hist_cuda(images, masks, s_min: int, v_min: int, threads: int = 0) -> np.ndarray:
-    import torch
-
-    batch = _packed(images, masks, "cuda")
-    hist = torch.zeros((len(batch), 180), dtype=torch.int32, device=batch.device)
-    if len(batch):
-        args = (_cp(batch.rgb), _cp(batch.mask), _cp(batch.meta(1)), _cp(hist),
-                np.int32(s_min), np.int32(v_min))
-        _launch("hue_histogram_kernel", _cuda_grid(batch), args)
-    return hist.cpu().numpy().astype(np.int64)
+def run_cuda(images, alphas, params: np.ndarray, threads: int = 0) -> list:
+    """Recolour with the CUDA C++ kernel; ``images`` may be a PackedBatch (alphas then None)."""
+    return _run(launch_cuda, _packed(images, alphas, "cuda"), params)

@@ -1,7 +1,7 @@
 """The flat batch layout the GPU kernels (kernels/) take: mixed sizes, one launch.
 
 Images of any sizes sit back to back in one uint8 pixel buffer, each starting at a multiple
-of ``ALIGN_PX`` pixels (48 bytes of RGB, 16 of mask), so the CUDA kernel reads 16 pixels with
+of ``ALIGN_PX`` pixels (48 bytes of RGB, 16 of alpha), so the CUDA kernel reads 16 pixels with
 four 16-byte loads and no image boundary falls inside a load. A per-image ``meta`` row
 ``[first pixel, pixel count, first output byte, bytes between variants]`` (int64) tells a
 program where its image is. The output holds, per image, K variants of its padded pixel
@@ -33,14 +33,14 @@ class PackedBatch:
 
     Attributes:
         rgb: ``(P * 3,)`` uint8 on the device (P: total padded pixels).
-        mask: ``(P,)`` uint8 on the device.
+        alpha: ``(P,)`` uint8 on the device (the pre-pass's alpha; 0 outside objects).
         starts: ``(N,)`` int64 first pixel of each image in ``rgb``.
         counts: ``(N,)`` int64 pixel count ``H * W`` of each image.
         shapes: ``(H, W)`` of each image.
     """
 
     rgb: Any
-    mask: Any
+    alpha: Any
     starts: np.ndarray
     counts: np.ndarray
     shapes: list[tuple[int, int]]
@@ -114,7 +114,7 @@ def _flat_view(first, total: int):
 
 
 def pack(images: Sequence, masks: Sequence, device) -> PackedBatch:
-    """Pack ``(H_i, W_i, 3)`` uint8 images and ``(H_i, W_i)`` uint8 masks for the kernels.
+    """Pack ``(H_i, W_i, 3)`` uint8 images and ``(H_i, W_i)`` uint8 alphas for the kernels.
 
     Inputs may be numpy arrays, torch tensors (any device) or CuPy arrays; they must already
     be validated (colorist.recolor.api).

@@ -1,8 +1,9 @@
 """The numpy/OpenCV reference recolouring: the oracle every backend is tested against.
 
 It computes exactly what csrc/include/colorist/pixel_math.h computes, step by step with
-array operations: OpenCV's exact 8-bit RGB -> HSV, the hue map and S/V affine maps in
-float32, OpenCV's float HSV -> RGB, round half to even. The CIELAB mode uses the CIE
+array operations: OpenCV's exact 8-bit RGB -> HSV, the hue map, the hue-reliability blend
+and the S/V box maps in float32, OpenCV's float HSV -> RGB, round half to even, then the
+alpha blend ``(orig * (255 - a) + recoloured * a + 127) // 255`` in integers. The CIELAB mode uses the CIE
 formulas in float64 (OpenCV's float Lab conversion is a quantised table approximation,
 up to 0.6 off in a*, so it cannot serve as the oracle).
 """
@@ -48,11 +49,29 @@ def _affine(x: np.ndarray, mul: np.float32, add: np.float32, hi: float) -> np.nd
     return np.clip(x * mul + add, 0, hi).astype(_F32)
 
 
+def hue_reliability(s: np.ndarray, v: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """``clamp((S * V / 255 - rel_lo) * rel_inv, 0, 1)`` in float32 (0: hue is noise)."""
+    sv = (s * v) * _F32(1 / 255)
+    return np.clip((sv - row[_F["rel_lo"]]) * row[_F["rel_inv"]], 0, 1).astype(_F32)
+
+
+def toward_target_hue(h: np.ndarray, r: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """``h + (1 - r) * d``: d the signed circular step from ``h`` to the target centre."""
+    d = row[_F["tgt_hc"]] - h
+    d = np.where(d >= 90, d - _F32(180), d)
+    d = np.where(d < -90, d + _F32(180), d)
+    y = h + (_F32(1) - r) * d
+    y = np.where(y < 0, y + _F32(180), y)
+    return np.where(y >= 180, y - _F32(180), y).astype(_F32)
+
+
 def _recolor_hsv(hsv: np.ndarray, row: np.ndarray) -> np.ndarray:
     """``(n, 3)`` uint8 HSV pixels -> ``(n, 3)`` uint8 RGB for an HSV-mode row."""
     hf = hsv.astype(_F32)
-    h = map_hue(hf[:, 0], row)
+    r = hue_reliability(hf[:, 1], hf[:, 2], row)
+    h = toward_target_hue(map_hue(hf[:, 0], row), r, row)
     s = _affine(hf[:, 1], row[_F["s_mul"]], row[_F["s_add"]], 255)
+    s = (s + (_F32(1) - r) * (row[_F["s_tc"]] - s)).astype(_F32)
     v = _affine(hf[:, 2], row[_F["v_mul"]], row[_F["v_add"]], 255)
     scale = _F32(1 / 255)
     float_hsv = np.stack([h * _F32(2), s * scale, v * scale], axis=-1).reshape(-1, 1, 3)
@@ -104,17 +123,6 @@ def _recolor_lab(rgb: np.ndarray, row: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(lab_to_rgb(np.stack([L, a, b], -1)) * 255), 0, 255).astype(np.uint8)
 
 
-def hue_histogram(image: np.ndarray, mask: np.ndarray, s_min: int, v_min: int) -> np.ndarray:
-    """``(180,)`` int64 hue counts of the pixels with mask > 0, S >= s_min and V >= v_min."""
-    inside = np.asarray(mask) > 0
-    if not inside.any():
-        return np.zeros(180, dtype=np.int64)
-    hsv = cv2.cvtColor(np.ascontiguousarray(image[inside]).reshape(-1, 1, 3), cv2.COLOR_RGB2HSV)
-    hsv = hsv.reshape(-1, 3)
-    keep = (hsv[:, 1] >= s_min) & (hsv[:, 2] >= v_min)
-    return np.bincount(hsv[keep, 0], minlength=180).astype(np.int64)
-
-
 def recolor_pixels(rgb: np.ndarray, params: np.ndarray) -> np.ndarray:
     """Recolour a list of pixels.
 
@@ -138,19 +146,32 @@ def recolor_pixels(rgb: np.ndarray, params: np.ndarray) -> np.ndarray:
     return out
 
 
-def recolor_reference(image: np.ndarray, mask: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Recolour the masked object of one image into K variants.
+def blend(orig: np.ndarray, recoloured: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``(orig * (255 - a) + recoloured * a + 127) // 255`` in integers (the one rounding
+    rule of every backend); ``alpha`` broadcasts over the channel axis."""
+    a = alpha.astype(np.int32)[..., None]
+    mixed = orig.astype(np.int32) * (255 - a) + recoloured.astype(np.int32) * a + 127
+    return (mixed // 255).astype(np.uint8)
+
+
+def recolor_reference(image: np.ndarray, alpha: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Recolour the object of one image into K variants.
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
-        mask: ``(H, W)``; pixels with ``mask > 0`` are recoloured, the others copied.
+        alpha: ``(H, W)`` uint8, how much of each pixel is the object (the pre-pass's
+            selective alpha; a binary mask passed as 0/255 recolours every masked pixel).
+            Pixels with alpha 0 are copied.
         params: ``(K, NUM_PARAMS)`` float32 rows.
 
     Returns:
         ``(K, H, W, 3)`` uint8 RGB.
     """
-    inside = np.asarray(mask) > 0
+    alpha = np.asarray(alpha)
+    inside = alpha > 0
     out = np.broadcast_to(image, (len(params), *image.shape)).copy()
     if inside.any():
-        out[:, inside] = recolor_pixels(np.ascontiguousarray(image[inside]), params)
+        px = np.ascontiguousarray(image[inside])
+        rec = recolor_pixels(px, params)
+        out[:, inside] = blend(px[None], rec, alpha[inside][None])
     return out

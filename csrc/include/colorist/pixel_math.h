@@ -8,9 +8,11 @@
 // Units follow OpenCV's 8-bit HSV: H in [0, 180), S and V in [0, 255]. CIELAB uses
 // L in [0, 100] and a*, b* unbounded (sRGB primaries, D65 white), as in the CIE formulas.
 //
-// A recolouring is described by one row of COLORIST_PARAMS floats (see RecolorParam). The
-// Python side (colorist/recolor/plan.py) builds the rows; the numpy reference
-// (colorist/recolor/reference.py) is the oracle these functions are tested against.
+// A recolouring is described by one row of COLORIST_PARAMS floats (see RecolorParam in
+// param_layout.h). The Python side (colorist/recolor/plan.py) builds the rows; the numpy
+// reference (colorist/recolor/reference.py) is the oracle these functions are tested
+// against. A recoloured pixel is blended with the original by the pre-pass's alpha in
+// integers: (orig * (255 - a) + recoloured * a + 127) / 255.
 #pragma once
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
@@ -22,32 +24,13 @@
 #define COLORIST_CONSTEXPR_HD constexpr
 #endif
 
+// The layout of one parameter row (P_* indices, COLORIST_PARAMS) and the modes are generated
+// from colorist/recolor/plan.py (PARAM_FIELDS), the one definition of the table.
+#include "param_layout.h"
+
 namespace colorist {
 
 typedef unsigned char u8;
-
-// Layout of one parameter row; keep in sync with colorist/recolor/plan.py (PARAM_FIELDS).
-enum RecolorParam {
-  P_MODE = 0,     // 0: HSV mode, 1: CIELAB mode, 2: copy (target == source)
-  P_SRC_LO = 1,   // source hue arc start (OpenCV units)
-  P_SRC_W = 2,    // source hue arc width; <= 0 keeps the hue
-  P_TGT_LO = 3,   // target hue arc start
-  P_TGT_W = 4,    // target hue arc width
-  P_S_MUL = 5,    // S' = S * s_mul + s_add (0..255 units)
-  P_S_ADD = 6,
-  P_V_MUL = 7,    // V' = V * v_mul + v_add (0..255 units)
-  P_V_ADD = 8,
-  P_L_MUL = 9,    // CIELAB mode: L' = L * l_mul + l_add
-  P_L_ADD = 10,
-  P_A_TGT = 11,   // CIELAB mode: a' = a + ab_mix * (a_tgt - a), same for b
-  P_B_TGT = 12,
-  P_AB_MIX = 13,
-  P_RATIO_IN = 14,   // tgt_w / src_w (float32), precomputed by the planner
-  P_RATIO_OUT = 15,  // (180 - tgt_w) / (180 - src_w)
-  COLORIST_PARAMS = 16
-};
-
-enum RecolorMode { MODE_HSV = 0, MODE_LAB = 1, MODE_COPY = 2 };
 
 // Ternaries, not fminf/fmaxf: those are libm calls on the host (NaN rules), and no NaN
 // reaches here.
@@ -215,16 +198,40 @@ COLORIST_HD bool any_lab(const float* params, int k) {
   return false;
 }
 
+// How far a pixel's hue can be trusted: 0 where S * V is noise-level, 1 where it is clear.
+COLORIST_HD float hue_reliability(float s, float v, const float* p) {
+  float sv = (s * v) * (1.f / 255.f);
+  return clampf((sv - p[P_REL_LO]) * p[P_REL_INV], 0.f, 1.f);
+}
+
+// h moved by (1 - r) of the signed circular step towards the target hue centre.
+COLORIST_HD float toward_target_hue(float h, float r, const float* p) {
+  float d = p[P_TGT_HC] - h;
+  d = d >= 90.f ? d - 180.f : d;
+  d = d < -90.f ? d + 180.f : d;
+  float y = h + (1.f - r) * d;
+  y = y < 0.f ? y + 180.f : y;
+  return y >= 180.f ? y - 180.f : y;
+}
+
 // HSV-mode recolouring of one pixel (H, S, V in OpenCV units) to RGB in [0, 1].
 COLORIST_HD void recolor_hsv_f(float h, float s, float v, const float* p, float* r, float* g,
                                float* b) {
-  float h2 = map_hue(h, p);
+  float rel = hue_reliability(s, v, p);
+  float h2 = toward_target_hue(map_hue(h, p), rel, p);
   float s2 = clampf(s * p[P_S_MUL] + p[P_S_ADD], 0.f, 255.f);
+  s2 = s2 + (1.f - rel) * (p[P_S_TC] - s2);
   float v2 = clampf(v * p[P_V_MUL] + p[P_V_ADD], 0.f, 255.f);
   hsv_to_rgb_f(h2, s2 * (1.f / 255.f), v2 * (1.f / 255.f), r, g, b);
 }
 
-// Writes the recoloured RGB of pixel `c` (original RGB r, g, b) for parameter row `p`.
+// (orig * (255 - a) + rec * a + 127) / 255 in integers: every backend's one rounding rule.
+COLORIST_HD u8 blend_u8(int orig, int rec, int a) {
+  return (u8)((orig * (255 - a) + rec * a + 127) / 255);
+}
+
+// Writes the recoloured RGB of pixel `c` (original RGB r, g, b) for parameter row `p`,
+// before the alpha blend.
 COLORIST_HD void recolor_pixel(const PixelColor& c, u8 r, u8 g, u8 b, const float* p, u8* out) {
   float mode = p[P_MODE];
   float fr, fg, fb;
@@ -245,6 +252,16 @@ COLORIST_HD void recolor_pixel(const PixelColor& c, u8 r, u8 g, u8 b, const floa
   out[0] = unit_to_u8(fr);
   out[1] = unit_to_u8(fg);
   out[2] = unit_to_u8(fb);
+}
+
+// recolor_pixel, then the alpha blend with the original pixel.
+COLORIST_HD void recolor_blend_pixel(const PixelColor& c, u8 r, u8 g, u8 b, int alpha,
+                                     const float* p, u8* out) {
+  u8 rec[3];
+  recolor_pixel(c, r, g, b, p, rec);
+  out[0] = blend_u8(r, rec[0], alpha);
+  out[1] = blend_u8(g, rec[1], alpha);
+  out[2] = blend_u8(b, rec[2], alpha);
 }
 
 }  // namespace colorist
