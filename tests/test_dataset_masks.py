@@ -50,7 +50,7 @@ class CocoMasksForDogs:
             if text == "dog":
                 out.append(MaskResult(mask_from_coco(self.dog, image.shape[:2])))
             else:
-                out.append(MaskResult(None, "several-confident-boxes", f"3 boxes for {text}"))
+                out.append(MaskResult(None, "mask-several-confident-boxes", f"3 boxes for {text}"))
         return out
 
 
@@ -64,7 +64,7 @@ def test_text_source_masks_are_used_rejected_and_resumed(tmp_path):
     summary = build(records, categories, cfg, mask_source=source)
     assert summary["objects"] == 1 and summary["per_category"] == {"dog": 1}
     assert summary["rejections"]["mask-several-confident-boxes"] == 7
-    rejected = [r for r in read_jsonl(tmp_path / "rejected.jsonl")
+    rejected = [r for r in read_jsonl(tmp_path / "rejects.jsonl")
                 if r["reason"] == "mask-several-confident-boxes"]
     assert {r["error"] for r in rejected} >= {"3 boxes for car", "3 boxes for stop sign"}
     pngs = list((tmp_path / "masks" / "grounded-sam").rglob("*.png"))
@@ -96,7 +96,7 @@ def test_refine_color_with_coco_masks(tmp_path):
                    if a.category == obj["category"])
         coco = mask_from_coco(ann.segmentation, mask.shape) > 0
         assert mask.any() and not (mask & ~coco).any()  # a subset of the COCO mask
-    reasons = {r["reason"] for r in read_jsonl(tmp_path / "rejected.jsonl")}
+    reasons = {r["reason"] for r in read_jsonl(tmp_path / "rejects.jsonl")}
     assert reasons <= {"no-category", "multiple-instances", "two-colours", "recolor-check-failed",
                        "conflicting-captions", "colour-not-in-palette",
                        "same-object-other-caption", "refine-color-not-found"}
@@ -112,13 +112,13 @@ def test_grounded_sam_build_end_to_end_with_tiny_models(tmp_path, capsys):
     assert main(build_args(out, "--mask-source", "grounded-sam", "--mask-models",
                            str(models), "--box-threshold", "0.3", "--limit", "4")) == 0
     summary = json.loads((out / "dataset_summary.json").read_text())
-    rejected = read_jsonl(out / "rejected.jsonl")
+    rejected = read_jsonl(out / "rejects.jsonl")
     mask_rejects = [r for r in rejected if r["reason"].startswith("mask-")]
     assert summary["objects"] + len(mask_rejects) + summary["rejections"].get(
         "recolor-check-failed", 0) == 4
     for r in mask_rejects:
         assert r["reason"] in {"mask-no-confident-box", "mask-several-confident-boxes",
-                               "mask-empty-mask"} and r["error"]
+                               "mask-empty"} and r["error"]
     masks = list((out / "masks" / "grounded-sam").rglob("*.png"))
     assert len(masks) == 4 - len(mask_rejects)
 

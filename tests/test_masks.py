@@ -218,10 +218,10 @@ def test_grounded_sam_on_coco_mini_images(models, coco_images):
         assert (np.diff(s) <= 0).all()  # best first
     # thresholds decide: above every score -> no box; at 0 -> several boxes (random model)
     source.box_threshold = 1.0
-    assert {r.reason for r in source.predict(coco_images, texts)} == {"no-confident-box"}
+    assert {r.reason for r in source.predict(coco_images, texts)} == {"mask-no-confident-box"}
     source.box_threshold = 0.0
     several = source.predict(coco_images, texts)
-    assert any(r.reason == "several-confident-boxes" and "the only one" in r.detail
+    assert any(r.reason == "mask-several-confident-boxes" and "the only one" in r.detail
                for r in several)
     # a threshold between the best and the second box of image 0 -> exactly one -> a mask
     s = detections[0][1]
@@ -231,7 +231,7 @@ def test_grounded_sam_on_coco_mini_images(models, coco_images):
         assert result.mask.shape == coco_images[0].shape[:2]
         assert result.mask.dtype == np.uint8 and set(np.unique(result.mask)) <= {0, 1}
     else:
-        assert result.reason == "empty-mask"
+        assert result.reason == "mask-empty"
     assert len(result.boxes) == 1
 
 
@@ -255,7 +255,7 @@ def test_clipseg_source(models, coco_images):
     size = models[1]["clipseg"]["image_size"]
     assert logits.shape == (2, size, size)
     source.threshold = 1.0
-    assert {r.reason for r in source.predict(coco_images[:2], ["a", "b"])} == {"empty-mask"}
+    assert {r.reason for r in source.predict(coco_images[:2], ["a", "b"])} == {"mask-empty"}
 
 
 def test_bad_model_folders_name_the_problem(tmp_path, models):
@@ -307,7 +307,7 @@ def test_predict_cli_writes_a_png(tmp_path, models, capsys):
     if rc == 0:
         assert cv2.imread(str(tmp_path / "m.png"), cv2.IMREAD_GRAYSCALE).shape == (40, 60)
     else:
-        assert rc == 1 and "empty-mask" in capsys.readouterr().err
+        assert rc == 1 and "mask-empty" in capsys.readouterr().err
     assert masks_main(["predict", str(tmp_path / "missing.png"), "car", "--models",
                        str(models[0]), "-o", str(tmp_path / "m.png")]) == 2
 

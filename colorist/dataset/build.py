@@ -2,11 +2,15 @@
 
 Layout of ``OUT/``::
 
-    objects.jsonl, rejected.jsonl        what ``mine`` selected and why it skipped the rest
-    images/{split}/{split}_{image_id}_{color}_{entity}.jpg   original + recoloured variants
-    images/{split}/{split}_{image_id}_{entity}.json          one object: variants + captions
-    images/{split}/metadata.jsonl        one line per image file (``datasets`` imagefolder)
-    results.jsonl, rejects.jsonl, summary.json               the recolouring run (resumable)
+    objects.jsonl                    the objects mining selected
+    rejects.jsonl                    every item left out, with its typed reason
+                                     (``colorist.rejects``): source records, mentions,
+                                     paths, masks, images, failed colour checks
+    images/{split}/...               the dataset (``colorist.dataset.schema``): variants,
+                                     one JSON per object, metadata.jsonl per split
+    results.jsonl, summary.json      the recolouring run (resumable)
+    build_config.json                the settings the folder was built with
+    dataset_summary.json             counts
 
 ``split`` is ``train``, ``val`` or ``complementary`` (evaluation only). One folder per split
 is what ``datasets`` imagefolder expects: ``load_dataset("imagefolder", data_dir=OUT/"images")``
@@ -15,32 +19,44 @@ gives the ``train`` and ``validation`` splits with every metadata column, and
 
 Recolouring goes through ``colorist.recolor.batch.run_batch``: batches on the chosen
 backend, decode/encode on a thread pool, atomic writes, resume, the colour check.
+
+Reruns never delete anything. With the same settings a rerun resumes. With other settings
+(colours, split, seed, mask source...) it is refused with a message; ``--rebuild`` moves
+the previous build into ``OUT/replaced/<time>/`` and builds afresh. An object whose colour
+check fails is a recorded state (its check in results.jsonl, its reason in rejects.jsonl):
+it is left out of the metadata and descriptions, and its files stay where they are. Ids and
+names from the data files become sanitised file names inside ``OUT``; image file names must
+stay inside ``--images``.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from colorist.captions import mine_captions, rewrite_caption
+from colorist.dataset import schema
 from colorist.dataset.object_masks import MASK_SOURCE_NAMES, prepare_masks
+from colorist.dataset.outdir import prepare_out
 from colorist.dataset.select import (
     COMPLEMENTARY_COLORS,
     DEFAULT_COLORS,
     SelectedObject,
     select_objects,
 )
-from colorist.io.atomic import atomic_write_json, atomic_write_text, read_jsonl
-from colorist.recolor.batch import BatchConfig, run_batch, variant_path
+from colorist.io.atomic import atomic_write_json, atomic_write_text, jsonl_text
+from colorist.io.images import MAX_PIXELS
+from colorist.io.names import UnsafePathError, path_inside, safe_name
+from colorist.recolor.batch import BatchConfig, BatchSummary, run_batch, variant_path
 from colorist.recolor.jobs import Job
+from colorist.rejects import Reject
 from colorist.sources import ImageRecord
 
 NAME_TEMPLATE = "{split}/{split}_{image_id}_{target}_{entity}"
+REJECTS = "rejects.jsonl"
 
 
 @dataclass
@@ -62,15 +78,13 @@ class BuildConfig:
     progress: bool = True
     synonyms: dict = field(default_factory=dict)
     n_process: int = 1  # spaCy worker processes for caption mining
-    source_problems: list = field(default_factory=list)  # skipped source records (rejects)
+    source_problems: list = field(default_factory=list)  # skipped source records (Rejects)
+    rebuild: bool = False  # other settings than OUT's: set the old build aside, build anew
+    max_pixels: int = MAX_PIXELS  # images with more pixels are rejected undecoded
 
 
-def _jsonl(rows: Sequence[dict]) -> str:
-    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-
-
-def mine(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
-    """Select objects; write objects.jsonl and rejected.jsonl (atomically)."""
+def select(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
+    """Mine the captions and select objects: ``(objects, rejects)``."""
     texts = [text for r in records for _, text in r.captions]
     flat = mine_captions(texts, categories, synonyms=cfg.synonyms, n_process=cfg.n_process,
                          progress=cfg.progress)
@@ -79,10 +93,19 @@ def mine(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
         per_record.append(flat[i : i + len(r.captions)])
         i += len(r.captions)
     objects, rejected = select_objects(records, per_record, cfg.colors, cfg.complementary)
-    rejected = [*cfg.source_problems, *rejected]
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cfg.out / "objects.jsonl", _jsonl([o.to_dict() for o in objects]))
-    atomic_write_text(cfg.out / "rejected.jsonl", _jsonl(rejected))
+    return objects, [*cfg.source_problems, *rejected]
+
+
+def _write_selection(out: Path, objects: list[SelectedObject], rejects: list[Reject]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "objects.jsonl", jsonl_text(o.to_dict() for o in objects))
+    atomic_write_text(out / REJECTS, jsonl_text(r.to_dict() for r in rejects))
+
+
+def mine(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
+    """Select objects; write objects.jsonl and rejects.jsonl (atomically)."""
+    objects, rejected = select(records, categories, cfg)
+    _write_selection(cfg.out, objects, rejected)
     return objects, rejected
 
 
@@ -92,8 +115,7 @@ def assign_splits(objects: list[SelectedObject], split: float, seed: int) -> dic
     main_ids = sorted({o.image_id for o in objects if o.group == "main"}, key=str)
     random.Random(seed).shuffle(main_ids)
     n_train = int(round(split * len(main_ids)))
-    splits = {i: ("train" if k < n_train else "val") for k, i in enumerate(main_ids)}
-    return splits
+    return {i: ("train" if k < n_train else "val") for k, i in enumerate(main_ids)}
 
 
 def _split_of(o: SelectedObject, splits: dict) -> str:
@@ -106,103 +128,154 @@ def _targets(o: SelectedObject, cfg: BuildConfig) -> list[str]:
 
 
 def _job(o: SelectedObject, split: str, cfg: BuildConfig, line: int) -> Job:
+    """The recolouring job of an object; its id is a safe file name, its image must stay
+    inside ``cfg.images`` (raises UnsafePathError otherwise)."""
+    image = path_inside(cfg.images, o.file_name, f"image {o.image_id}: file_name")
     extra = {"split": split, "image_id": o.image_id, "entity": o.entity}
-    return Job(f"{split}_{o.image_id}_{o.entity}", cfg.images / o.file_name, o.segmentation,
-               o.color, tuple(_targets(o, cfg)), line, extra)
+    return Job(safe_name(f"{split}_{o.image_id}_{o.entity}"), image, o.segmentation, o.color,
+               tuple(_targets(o, cfg)), line, extra)
+
+
+def make_jobs(chosen: list[SelectedObject], splits: dict, cfg: BuildConfig):
+    """``([(object, job)], rejects)``: unsafe image paths and ids that collide (after
+    sanitising) are rejected, never written over one another."""
+    pairs, rejects, seen = [], [], set()
+    for k, o in enumerate(chosen):
+        try:
+            job = _job(o, _split_of(o, splits), cfg, k + 1)
+        except UnsafePathError as e:
+            rejects.append(Reject.from_error(e, context=o.context()))
+            continue
+        if job.id in seen:
+            rejects.append(Reject("duplicate-id", f"{job.id}: another object has this id",
+                                  job.id, context=o.context()))
+            continue
+        seen.add(job.id)
+        pairs.append((o, job))
+    return pairs, rejects
 
 
 def _choose(objects: list[SelectedObject], cfg: BuildConfig) -> list[SelectedObject]:
     objects = sorted(objects, key=lambda o: (str(o.image_id), o.category))
     i, n = cfg.shard
     objects = [o for k, o in enumerate(objects) if k % n == i]
-    return objects[: cfg.limit] if cfg.limit else objects
+    return objects[: cfg.limit] if cfg.limit is not None else objects
+
+
+def _batch_config(cfg: BuildConfig) -> BatchConfig:
+    return BatchConfig(out=cfg.out, backend=cfg.backend, workers=cfg.workers, check=True,
+                       progress=cfg.progress, name_template=NAME_TEMPLATE, quality=95,
+                       max_pixels=cfg.max_pixels, rejects_file=None)
 
 
 def build(records, categories, cfg: BuildConfig, mask_source=None) -> dict:
     """Mine, recolour every selected object into its colours, write the dataset files.
 
     ``mask_source``: a ready ``GroundedSam``/``ClipSeg`` (else built from
-    ``cfg.mask_models`` when a mask is needed)."""
+    ``cfg.mask_models`` when a mask is needed).
+
+    Raises:
+        ValueError: an unknown mask source, an unusable ``out``, or ``out`` built with
+            other settings (``ConfigChangedError``; ``cfg.rebuild`` sets it aside instead).
+    """
     if cfg.mask_source not in MASK_SOURCE_NAMES:
         raise ValueError(f"unknown mask source {cfg.mask_source!r}; choose from "
                          f"{', '.join(MASK_SOURCE_NAMES)}")
     start = time.perf_counter()
-    objects, rejected = mine(records, categories, cfg)
-    splits = assign_splits(objects, cfg.split, cfg.seed)
-    chosen = _choose(objects, cfg)
-    jobs = [_job(o, _split_of(o, splits), cfg, k + 1) for k, o in enumerate(chosen)]
-    if cfg.mask_source != "coco" or cfg.refine_color:
-        chosen, jobs, mask_rejects = prepare_masks(chosen, jobs, cfg, mask_source)
+    prepare_out(cfg)
+    objects, rejected = select(records, categories, cfg)
+    _write_selection(cfg.out, objects, rejected)
+    pairs, path_rejects = make_jobs(_choose(objects, cfg),
+                                    assign_splits(objects, cfg.split, cfg.seed), cfg)
+    rejected += path_rejects
+    if pairs and (cfg.mask_source != "coco" or cfg.refine_color):
+        pairs, mask_rejects = _with_masks(pairs, cfg, mask_source)
         rejected += mask_rejects
-    bcfg = BatchConfig(out=cfg.out, backend=cfg.backend, workers=cfg.workers, check=True,
-                       progress=cfg.progress, name_template=NAME_TEMPLATE, quality=95)
-    run = run_batch(jobs, bcfg)
-    results = {r["id"]: r for r in read_jsonl(cfg.out / "results.jsonl")}
-    failed = _drop_failed_checks(results, jobs, bcfg)
-    rejected += [{"image_id": o.image_id, "category": o.category, "color": o.color,
-                  "caption": o.caption, "reason": "recolor-check-failed"}
-                 for o, j in zip(chosen, jobs) if j.id in failed]
-    errors = {r["id"]: r["error"] for r in read_jsonl(cfg.out / "rejects.jsonl")}
-    rejected += [{"image_id": o.image_id, "category": o.category, "color": o.color,
-                  "caption": o.caption, "reason": "image-or-mask-error",
-                  "error": errors.get(j.id, "not recoloured")}
-                 for o, j in zip(chosen, jobs) if j.id not in results and j.id not in failed]
-    atomic_write_text(cfg.out / "rejected.jsonl", _jsonl(rejected))
-    built = [(o, j) for o, j in zip(chosen, jobs) if j.id in results and j.id not in failed]
-    _write_descriptions(built, bcfg)
-    summary = _summary(built, rejected, time.perf_counter() - start, run.backend)
-    atomic_write_json(cfg.out / "dataset_summary.json", summary)
+    bcfg = _batch_config(cfg)
+    run = run_batch([j for _, j in pairs], bcfg)
+    built, outcome_rejects = _outcomes(pairs, run)
+    rejected += outcome_rejects
+    summary = _summary(built, rejected, time.perf_counter() - start, run)
+    _write_outputs(built, bcfg, rejected, summary)
     return summary
 
 
-def _drop_failed_checks(results: dict, jobs: list[Job], bcfg: BatchConfig) -> set[str]:
-    """Objects with a variant whose dominant colour is not its target: files removed."""
-    failed = set()
-    for job in jobs:
-        rec = results.get(job.id)
-        if rec is None:
-            continue
-        checks = rec.get("check", {})
-        if any(checks.get(t) != t for t in job.targets[1:]):
-            failed.add(job.id)
-            for t in job.targets:
-                variant_path(bcfg.out, job, t, bcfg.image_format, bcfg.name_template).unlink(
-                    missing_ok=True)
-    return failed
+def _with_masks(pairs, cfg: BuildConfig, mask_source):
+    """The pairs whose mask PNG could be made (their jobs now read it), and the rejects."""
+    objects, jobs = [o for o, _ in pairs], [j for _, j in pairs]
+    objects, jobs, rejects = prepare_masks(objects, jobs, cfg, mask_source)
+    return list(zip(objects, jobs)), rejects
 
 
-def _write_descriptions(built, bcfg: BatchConfig) -> None:
+def failed_check(record: dict, job: Job) -> list[str]:
+    """The targets whose variant's colour check did not name the target (the original,
+    ``job.targets[0]``, is not recoloured and not judged)."""
+    checks = record.get("check", {})
+    return [t for t in job.targets[1:] if checks.get(t) != t]
+
+
+def _outcomes(pairs, run: BatchSummary):
+    """``([(object, job)] built, rejects)`` from the recolouring run's records and rejects
+    (in memory: nothing is read back from the files the run wrote)."""
+    errors = {r.id: r for r in run.rejects if r.id is not None}
+    built, rejects = [], []
+    for o, job in pairs:
+        record = run.records.get(job.id)
+        if record is None:
+            r = errors.get(job.id) or Reject("internal-error", f"{job.id}: not recoloured",
+                                             job.id)
+            rejects.append(replace(r, context={**o.context(), **r.context}))
+        elif failed := failed_check(record, job):
+            rejects.append(Reject("recolor-check-failed", f"{job.id}: the check named "
+                                  f"{ {t: record.get('check', {}).get(t) for t in failed} }",
+                                  job.id, context=o.context()))
+        else:
+            built.append((o, job))
+    return built, rejects
+
+
+def _mask_field(job: Job, out: Path) -> str:
+    if isinstance(job.mask, Path) and job.mask.is_relative_to(out):
+        return str(job.mask.relative_to(out))
+    return "coco"
+
+
+def _write_dataset(built, bcfg: BatchConfig) -> None:
     """One JSON per object and one imagefolder metadata.jsonl per split, atomically."""
-    meta: dict[str, list[dict]] = {}
+    rows: dict[str, list[dict]] = {}
     for o, job in built:
         variants = []
         for t in job.targets:
             path = variant_path(bcfg.out, job, t, bcfg.image_format, bcfg.name_template)
             caption = o.caption if t == o.color else rewrite_caption(o.caption, o.span, t)
-            variants.append({"color": t, "file_name": path.name, "caption": caption,
-                             "original": t == o.color})
-            meta.setdefault(job.extra["split"], []).append({
-                "file_name": path.name, "text": caption, "color": t, "category": o.category,
-                "image_id": o.image_id, "split": job.extra["split"], "group": job.id,
-                "original": t == o.color})
-        desc = {**o.to_dict(), "split": job.extra["split"], "variants": variants,
-                "mask": str(job.mask.relative_to(bcfg.out)) if isinstance(job.mask, Path)
-                and job.mask.is_relative_to(bcfg.out) else "coco"}
-        atomic_write_json(path.parent / f"{job.id}.json", desc)
-    root = bcfg.out / "images"
-    stale = {p.parent.name for p in root.glob("*/metadata.jsonl")}
-    for split in sorted(set(meta) | stale):  # a split emptied by a rerun gets an empty file
-        atomic_write_text(root / split / "metadata.jsonl", _jsonl(meta.get(split, [])))
+            variants.append(schema.variant_entry(t, path.name, caption, t == o.color))
+        split = job.extra["split"]
+        rows.setdefault(split, []).extend(schema.write_group(
+            bcfg.out, split, job.id, o.to_dict(), variants, _mask_field(job, bcfg.out)))
+    schema.write_metadata(bcfg.out, rows)
 
 
-def _summary(built, rejected: list[dict], seconds: float, backend: str) -> dict:
+def _write_outputs(built, bcfg: BatchConfig, rejected: list[Reject], summary: dict) -> None:
+    """The dataset files, rejects.jsonl and dataset_summary.json; a failure to write them
+    (disk full) is kept in ``summary["write_error"]``: a rerun writes them again."""
+    try:
+        _write_dataset(built, bcfg)
+        atomic_write_text(bcfg.out / REJECTS, jsonl_text(r.to_dict() for r in rejected))
+        atomic_write_json(bcfg.out / "dataset_summary.json", summary)
+    except OSError as e:
+        summary["write_error"] = (f"cannot write the dataset files in {bcfg.out} "
+                                  f"({e.strerror or e}); free space and rerun to finish")
+
+
+def _summary(built, rejected: list[Reject], seconds: float, run: BatchSummary) -> dict:
     return {
-        "objects": len(built), "seconds": round(seconds, 2), "backend": backend,
+        "objects": len(built), "seconds": round(seconds, 2), "backend": run.backend,
         "images": sum(len(j.targets) for _, j in built),
         "per_split": dict(Counter(j.extra["split"] for _, j in built)),
         "per_color": dict(Counter(o.color for o, _ in built)),
         "per_category": dict(Counter(o.category for o, _ in built)),
-        "rejections": dict(Counter(r["reason"] for r in rejected)),
+        "rejections": dict(Counter(r.reason for r in rejected)),
+        "write_failed": run.write_failed, "write_error": run.run_files_error,
     }
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from colorist.dataset.schema import load_all_groups
 from colorist.io.images import read_image, write_image
 
 CELL = 160
@@ -29,15 +29,12 @@ def _cell(image: np.ndarray, caption: str) -> np.ndarray:
 
 def dataset_preview(root: Path, out: Path | None = None, max_groups: int = 12) -> Path:
     """Write ``root/preview.png`` (or ``out``): up to ``max_groups`` objects, one a row."""
-    images = Path(root) / "images"
-    descs = sorted(images.glob("*/*.json"), key=lambda p: p.name)[:max_groups]
-    if not descs:
-        raise FileNotFoundError(f"{images}: no object descriptions (*.json) to preview")
+    groups = sorted(load_all_groups(root), key=lambda g: g.id)[:max_groups]
+    if not groups:
+        raise FileNotFoundError(f"{Path(root) / 'images'}: no object groups to preview")
     rows = []
-    for p in descs:
-        desc = json.loads(p.read_text())
-        cells = [_cell(read_image(p.parent / v["file_name"]), v["caption"])
-                 for v in desc["variants"]]
+    for g in groups:
+        cells = [_cell(read_image(p), c) for p, c in zip(g.paths, g.captions)]
         rows.append(np.concatenate(cells, axis=1))
     width = max(r.shape[1] for r in rows)
     sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)),

@@ -26,6 +26,7 @@ from typing import Any
 
 from colorist.captions import Mention
 from colorist.io.names import safe_name
+from colorist.rejects import REASONS, Reject
 from colorist.sources import ImageRecord
 
 DEFAULT_COLORS = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
@@ -58,11 +59,17 @@ class SelectedObject:
         d.pop("segmentation")
         return d
 
+    def context(self) -> dict:
+        """The fields that name this object in a Reject."""
+        return {"image_id": self.image_id, "category": self.category, "color": self.color,
+                "caption": self.caption}
 
-def _reject(record: ImageRecord, caption_id, caption: str, m: Mention, reason: str) -> dict:
-    return {"image_id": record.image_id, "caption_id": caption_id, "caption": caption,
-            "color": m.color, "noun": m.noun, "category": m.category, "span": list(m.span),
-            "reason": reason}
+
+def _reject(record: ImageRecord, caption_id, caption: str, m: Mention, reason: str) -> Reject:
+    error = f"image {record.image_id}, caption {caption_id}: {m.color} {m.noun}: {REASONS[reason]}"
+    return Reject(reason, error, context={
+        "image_id": record.image_id, "caption_id": caption_id, "caption": caption,
+        "color": m.color, "noun": m.noun, "category": m.category, "span": list(m.span)})
 
 
 def select_objects(
@@ -70,7 +77,7 @@ def select_objects(
     mentions: Sequence[Sequence[Sequence[Mention]]],
     colors: Sequence[str] = DEFAULT_COLORS,
     complementary: Sequence[str] = COMPLEMENTARY_COLORS,
-) -> tuple[list[SelectedObject], list[dict]]:
+) -> tuple[list[SelectedObject], list[Reject]]:
     """Objects to build and rejected mentions.
 
     Args:

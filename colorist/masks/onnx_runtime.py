@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from colorist.io.names import UnsafePathError, path_inside
 from colorist.masks.manifest import MANIFEST
 
 EXPORT_HINT = "export it with: python -m colorist.masks export --{flag} MODEL --out {dir}"
@@ -48,7 +49,22 @@ def read_manifest(model_dir: str | Path, section: str, flag: str | None = None) 
         raise MaskModelError(f"{path}: malformed JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(manifest, dict) or section not in manifest:
         raise MaskModelError(f"{path}: no {section!r} model in this folder; {hint}")
+    if not isinstance(manifest[section], dict):
+        raise MaskModelError(f"{path}: the {section!r} entry must be an object")
     return manifest[section]
+
+
+def model_path(model_dir: str | Path, name: object, what: str) -> Path:
+    """A file or folder named by the manifest, which must stay inside ``model_dir``.
+
+    Raises:
+        MaskModelError: the manifest's name is not a string, is absolute, or leaves the
+            folder (``..``, a symlink out).
+    """
+    try:
+        return path_inside(model_dir, name, f"{Path(model_dir) / MANIFEST}: {what}")
+    except UnsafePathError as e:
+        raise MaskModelError(str(e)) from None
 
 
 def open_session(path: str | Path, inputs: list[str], providers: list[str] | None = None,
@@ -77,7 +93,7 @@ def open_session(path: str | Path, inputs: list[str], providers: list[str] | Non
 def load_tokenizer(model_dir: Path, name: str):
     from transformers import AutoTokenizer
 
-    path = Path(model_dir) / name
+    path = model_path(model_dir, name, "tokenizer")
     if not path.is_dir():
         raise MaskModelError(f"tokenizer folder not found: {path}")
     return AutoTokenizer.from_pretrained(str(path))

@@ -28,10 +28,13 @@ import numba
 import numpy as np
 
 from colorist.palette import DEFAULT_PALETTE, Palette
+from colorist.rejects import RejectError
 
 
-class RefineError(ValueError):
+class RefineError(RejectError):
     """The stated colour is not found in the mask (the refined mask would be empty)."""
+
+    reason = "refine-color-not-found"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from colorist.masks.manifest import (
 from colorist.masks.onnx_runtime import (
     available_providers,
     load_tokenizer,
+    model_path,
     open_session,
     read_manifest,
 )
@@ -38,7 +39,9 @@ from colorist.masks.onnx_runtime import (
 
 @dataclass
 class MaskResult:
-    """A mask ``(H, W)`` uint8 0/1, or None with ``reason`` (a short slug) and ``detail``."""
+    """A mask ``(H, W)`` uint8 0/1, or None with ``reason`` (a code of
+    ``colorist.rejects.REASONS``: ``mask-no-confident-box``, ``mask-several-confident-boxes``,
+    ``mask-empty``) and ``detail``."""
 
     mask: np.ndarray | None
     reason: str | None = None
@@ -83,11 +86,12 @@ class GroundedSam:
         providers = providers or available_providers()
         self.providers = providers
         d = self.model_dir
-        self.encoder = open_session(d / self.sam["encoder"]["file"], SAM_ENCODER_INPUTS,
-                                    providers, threads)
-        self.decoder = open_session(d / self.sam["decoder"]["file"], SAM_DECODER_INPUTS,
-                                    providers, threads)
-        self.detector = open_session(d / self.dino["file"], DINO_INPUTS, providers, threads)
+        self.encoder = open_session(model_path(d, self.sam["encoder"]["file"], "sam encoder"),
+                                    SAM_ENCODER_INPUTS, providers, threads)
+        self.decoder = open_session(model_path(d, self.sam["decoder"]["file"], "sam decoder"),
+                                    SAM_DECODER_INPUTS, providers, threads)
+        self.detector = open_session(model_path(d, self.dino["file"], "dino"), DINO_INPUTS,
+                                     providers, threads)
         self.tokenizer = load_tokenizer(d, self.dino["tokenizer"])
         self.special = list(self.dino["special_token_ids"])
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
@@ -166,12 +170,12 @@ class GroundedSam:
         single = []
         for i, ((boxes, scores), text) in enumerate(zip(detections, texts)):
             if len(boxes) == 0:
-                results[i] = MaskResult(None, "no-confident-box",
+                results[i] = MaskResult(None, "mask-no-confident-box",
                                         f"GroundingDINO found no box above "
                                         f"{self.box_threshold} for {text!r}")
             elif len(boxes) > 1:
                 results[i] = MaskResult(
-                    None, "several-confident-boxes",
+                    None, "mask-several-confident-boxes",
                     f"GroundingDINO found {len(boxes)} boxes for {text!r} (scores "
                     f"{', '.join(f'{s:.2f}' for s in scores[:5])}); the object should be "
                     "the only one", boxes, scores)
@@ -181,7 +185,7 @@ class GroundedSam:
         for i, mask in zip(single, masks):
             boxes, scores = detections[i]
             results[i] = (MaskResult(mask, None, "", boxes, scores) if mask.any() else
-                          MaskResult(None, "empty-mask", f"SAM gave an empty mask for "
+                          MaskResult(None, "mask-empty", f"SAM gave an empty mask for "
                                      f"{texts[i]!r} in box {boxes[0].round(1).tolist()}",
                                      boxes, scores))
         return results
@@ -197,8 +201,8 @@ class ClipSeg:
                  providers: list[str] | None = None, threads: int = 0):
         self.model_dir = Path(model_dir)
         self.meta = read_manifest(self.model_dir, "clipseg")
-        self.session = open_session(self.model_dir / self.meta["file"], CLIPSEG_INPUTS,
-                                    providers or available_providers(), threads)
+        self.session = open_session(model_path(self.model_dir, self.meta["file"], "clipseg"),
+                                    CLIPSEG_INPUTS, providers or available_providers(), threads)
         self.tokenizer = load_tokenizer(self.model_dir, self.meta["tokenizer"])
         self.threshold, self.min_fraction, self.batch_size = threshold, min_fraction, batch_size
 
@@ -225,7 +229,7 @@ class ClipSeg:
             prob = _sigmoid(pp.upscale_logits(lg, lg.shape, None, image.shape[:2]))
             mask = (prob > self.threshold).astype(np.uint8)
             if mask.mean() < self.min_fraction:
-                results.append(MaskResult(None, "empty-mask",
+                results.append(MaskResult(None, "mask-empty",
                                           f"CLIPSeg found under {self.min_fraction:.1%} of the "
                                           f"image above {self.threshold} for {text!r}"))
             else:
