@@ -254,3 +254,25 @@ def test_train_cli_and_compile(shapes_ds, tiny_model, tmp_path):
     assert config["compile"] == "on" and config["vision_layers"] == [1]
     assert main(["--model", str(tiny_model), "--data", str(tmp_path / "none"), "--out",
                  str(tmp_path / "d"), "--quiet"]) == 2
+
+
+class _Planted:
+    """What an attacker pickles into OUT/checkpoint.pt: unpickling it creates a file."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_resume_refuses_a_planted_pickle(shapes_ds, tiny_model, tmp_path):
+    from colorist.train.trainer import CheckpointError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    pwned = tmp_path / "PWNED"
+    torch.save({"epoch": 1, "x": _Planted(pwned)}, out / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="checkpoint.pt: not a checkpoint this trainer"):
+        train(cfg(tiny_model, shapes_ds, out, epochs=1))
+    assert not pwned.exists()

@@ -17,11 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from colorist.dataset.bank import GroupBank
+from colorist.dataset.schema import DatasetError, load_groups
 from colorist.eval.color import color_choice_scorer
 from colorist.eval.flickr import FlickrFormatError, flickr_expert
 from colorist.eval.report import write_report
 from colorist.models import load_scorer
-from colorist.train.data import DatasetError, GroupBank, load_groups
 
 
 def parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from colorist.dataset.bank import GroupBank
 from colorist.eval.metrics import (
     accuracy,
     choose,
@@ -18,7 +19,6 @@ from colorist.eval.metrics import (
     per_class_accuracy,
     score_differences,
 )
-from colorist.train.data import GroupBank
 
 
 def choice_report(scores: list[np.ndarray], truth: list[int], labels: list[list[str]],

@@ -1,6 +1,7 @@
 """LoRA fine-tuning of CLIP on colour groups (see ``trainer.py``)."""
 
-from colorist.train.data import DatasetError, Group, GroupBank, load_groups
+from colorist.dataset.bank import GroupBank
+from colorist.dataset.schema import DatasetError, Group, load_groups
 from colorist.train.loss import ColorGroupLoss
 from colorist.train.trainer import TrainConfig, TrainResult, train
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorist.train.data import DatasetError
+from colorist.dataset.schema import DatasetError
 from colorist.train.trainer import TrainConfig, train
 
 

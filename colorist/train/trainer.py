@@ -22,11 +22,16 @@ from pathlib import Path
 
 import torch
 
+from colorist.dataset.bank import GroupBank
+from colorist.dataset.schema import DatasetError, load_groups
 from colorist.io.atomic import atomic_write_json, atomic_write_text
-from colorist.train.data import DatasetError, GroupBank, load_groups
 from colorist.train.lora import ATTENTION, apply_lora, resolve_layers
 from colorist.train.loss import ColorGroupLoss
 from colorist.train.towers import num_layers, text_prefix, vision_prefix
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be resumed from (the message names it)."""
 
 
 @dataclass
@@ -280,7 +285,14 @@ def _save_checkpoint(path: Path, epoch: int, loss_mod, opt, log) -> None:
 def _load_checkpoint(path: Path, loss_mod, opt, device) -> tuple[int, list[dict]]:
     from peft import set_peft_model_state_dict
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only: the state is tensors, numbers and lists; a planted pickle in OUT must
+    # not run code (torch refuses any other object with an UnpicklingError)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError, a truncated file, a zip that is not torch's
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise CheckpointError(f"{path}: not a checkpoint this trainer wrote ({why}); move it "
+                              "away, or train into a new --out") from None
     set_peft_model_state_dict(loss_mod.model, state["lora"])
     with torch.no_grad():
         loss_mod.log_scale.copy_(state["log_scale"])
