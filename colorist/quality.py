@@ -25,7 +25,8 @@ Per variant of one object (``judge_variants``):
   Chromatic source: the CIELAB hue angle is over ``PART_HUE_DEG`` from the body's median,
   or the pixel is colourless (C* < ``GREY_C``) and not dark (L* > ``DARK_L``: dark
   colourless pixels are shadow or tyre, which no pixel-wise judge can tell apart, so they
-  are not judged). Achromatic source: the pixel is coloured (C* > ``PART_C``), or it is far
+  are not judged). Achromatic source: the pixel is clearly coloured (C* > ``PART_C``; the
+  tint that shade and reflections give a white body stays below it), or it is far
   in lightness (a white or gray object's black parts, a black object's white parts).
   Specks thinner than ``PART_OPEN_PX`` (highlights, reflections) are not parts, nor is the
   ``PART_EDGE_PX`` band inside the mask edge (COCO polygons overshoot onto the background
@@ -51,7 +52,7 @@ EDGE_PX, PART_EDGE_PX = 2, 5
 MIN_BODY = 0.10
 NOISE_FLOOR = 1.0
 OTHER_MAX_P, MIN_PARTS, MIN_CHANGE = 0.05, 0.005, 5.0
-PART_HUE_DEG, GREY_C, DARK_L, PART_C, PART_OPEN_PX = 40.0, 10.0, 30.0, 15.0, 5
+PART_HUE_DEG, GREY_C, DARK_L, PART_C, PART_OPEN_PX = 40.0, 10.0, 30.0, 25.0, 5
 MIN_HIT, MAX_NOISE, MAX_COLLATERAL = 0.5, 1.5, 0.10
 
 

@@ -20,8 +20,10 @@ Rules (the recolouring contract v2 of DESIGN.md):
   ``RELIABLE_SV``) the pixel takes the target hue (centre) and the target saturation
   instead of a mapped noisy one, blended linearly in between.
 * white / gray / black -> chromatic (CIELAB mode): HSV cannot add colour believably to a
-  grey pixel, so L keeps the full detail and only its mean moves to the target's
-  (L' = L + L_t - mean L of the object), and a*, b* are set to the target swatch's.
+  grey pixel, so a*, b* are set to the target swatch's and L keeps the object's detail:
+  its range maps onto the target's lightness range (``target_l_box``) centre to centre,
+  at full detail (slope 1) unless the object spans more than the target allows (an
+  orange or a pink is light: a darker one is named brown or purple).
 
 The kernels then blend: ``out = (orig * (255 - alpha) + recoloured * alpha + 127) // 255``
 with the pre-pass's uint8 alpha (0 outside the mask: those pixels stay bit-identical).
@@ -76,6 +78,7 @@ class SourceBox:
         s: (low, high) saturation, 5th and 95th weighted percentiles, 0..255.
         v: (low, high) value, 0..255.
         l_mean: mean CIELAB lightness of the object's pixels.
+        l: (low, high) CIELAB lightness, 5th and 95th weighted percentiles.
         weight: the alpha mass behind the figures (pixels x alpha / 255).
     """
 
@@ -84,6 +87,7 @@ class SourceBox:
     v: tuple[float, float] = (0.0, 255.0)
     l_mean: float = 50.0
     weight: float = 0.0
+    l: tuple[float, float] = (0.0, 100.0)
 
 
 def _row(**values: float) -> np.ndarray:
@@ -127,9 +131,20 @@ def plan_row(source: Color, target: Color, box: SourceBox | None = None) -> np.n
     box = box or default_box(source)
     if not target.chromatic or source.chromatic:
         return _hsv_row(source, target, box)
-    tgt_l, tgt_a, tgt_b = swatch_lab(target)
-    return _row(mode=MODE_LAB, l_mul=1.0, l_add=tgt_l - box.l_mean,
-                a_tgt=tgt_a, b_tgt=tgt_b, ab_mix=1.0)
+    _, tgt_a, tgt_b = swatch_lab(target)
+    l_mul, l_add = box_map(box.l, target_l_box(target), 1.0)
+    return _row(mode=MODE_LAB, l_mul=l_mul, l_add=l_add, a_tgt=tgt_a, b_tgt=tgt_b, ab_mix=1.0)
+
+
+def target_l_box(color: Color) -> tuple[float, float]:
+    """The CIELAB lightness range of a colour's target box (its V range at the box's centre
+    hue and saturation): where an achromatic object's lightness lands in CIELAB mode."""
+    from colorist.recolor.reference import hsv_to_rgb_u8, rgb_to_lab
+
+    hue = (color.target_hue.lo + color.target_hue.width / 2) % 180 if color.chromatic else 0
+    hsv = np.array([[hue, _centre(color.s_box), v] for v in color.v_box], np.float32)
+    lab = rgb_to_lab(hsv_to_rgb_u8(hsv))
+    return float(lab[0, 0]), float(lab[1, 0])
 
 
 def _centre(box: tuple[float, float]) -> float:
@@ -162,8 +177,9 @@ def _hsv_row(source: Color, target: Color, box: SourceBox) -> np.ndarray:
 
 def default_box(color: Color) -> SourceBox:
     """The source box of an object that looks exactly like the palette's ``color``."""
-    l_mean = float(swatch_lab(color)[0])
-    return SourceBox(color.hue if color.chromatic else None, color.s_box, color.v_box, l_mean)
+    l_box = target_l_box(color)
+    return SourceBox(color.hue if color.chromatic else None, color.s_box, color.v_box,
+                     sum(l_box) / 2, 0.0, l_box)
 
 
 def plan_params(

@@ -45,7 +45,7 @@ class PrepassConfig:
     part_s: tuple[float, float] = (0.3, 0.55)  # S ramp, as shares of the body's median S:
     # less saturated pixels of the body's hue are other parts (lettering, chrome)
     guide_radius: int = 4  # guided filter window radius
-    guide_eps: float = 1e-3  # guided filter regulariser (guide in [0, 1])
+    guide_eps: float = 1e-2  # guided filter regulariser (guide in [0, 1])
     alpha_ramp: tuple[float, float] = (0.15, 0.65)  # filtered membership -> alpha, linear
     feather_px: float = 2.0  # alpha ramps from the mask edge over this many pixels
     min_arc_weight: float = 40.0  # S x V mass (pixel units) needed to fit an arc
@@ -54,6 +54,10 @@ class PrepassConfig:
 
 
 DEFAULT_PREPASS = PrepassConfig()
+# RGB chroma (max - min, 0..255) ramps of achromatic sources: plain up to ~20, another
+# (coloured) part from ~55.
+ACHROMATIC_CHROMA, COLOURED_CHROMA = (40.0, 20.0), (30.0, 55.0)
+TEXTURE_SIGMA = 2.0  # px: V is judged on this scale, not per pixel
 
 
 def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -119,20 +123,27 @@ def _membership_chromatic(hsv: np.ndarray, inside: np.ndarray, color: Color,
 
 def _membership_achromatic(hsv: np.ndarray, inside: np.ndarray, color: Color,
                            palette: Palette) -> tuple[np.ndarray, np.ndarray]:
-    """(membership, veto) of white, gray or black. White and gray are judged against the
-    object's own light: shading makes a white sheep's belly gray, not another part, while
-    a white car's windows and tyres are far darker than its body."""
+    """(membership, veto) of white, gray or black.
+
+    Colourfulness is judged by RGB chroma (S x V / 255, i.e. max - min), not S: in shade a
+    white sheep's wool picks up the grass's tint, and S, a ratio, blows that up at low V.
+    White and gray are judged against the object's own light: shading makes a white cat's
+    belly gray, not another part, while a white car's windows and tyres are far darker.
+    """
     s, v = hsv[..., 1].astype(np.float32), hsv[..., 2].astype(np.float32)
+    chroma = s * v / 255.0
+    # lightness texture (wool, fur) must not turn the ramps below into per-pixel speckle
+    v = cv2.GaussianBlur(v, (0, 0), TEXTURE_SIGMA)
     t = palette.thresholds
-    low_s = _ramp(s, t.achromatic_s_max + 25, t.achromatic_s_max - 10)
-    coloured = (1.0 - low_s) * _ramp(v, t.black_v_max - 10, t.black_v_max + 30)
+    plain = _ramp(chroma, *ACHROMATIC_CHROMA)
+    coloured = _ramp(chroma, *COLOURED_CHROMA)
     if color.name == "black":
         return _ramp(v, t.black_v_max + 35, t.black_v_max), coloured
-    lit = (low_s * inside) > 0.5
+    lit = (plain * inside) > 0.5
     v_top = float(np.percentile(v[lit], 90)) if lit.sum() >= 16 else 255.0
     if color.name == "white":
-        return low_s * _ramp(v, 0.35 * v_top, 0.55 * v_top), coloured
-    return low_s * _ramp(v, t.black_v_max - 10, t.black_v_max + 20), coloured
+        return plain * _ramp(v, 0.42 * v_top, 0.6 * v_top), coloured
+    return plain * _ramp(v, t.black_v_max - 10, t.black_v_max + 20), coloured
 
 
 def guided_filter(guide: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -219,7 +230,7 @@ def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: tuple[float, ...]) -> 
 
 def source_box(rgb: np.ndarray, alpha: np.ndarray, color: Color, arc: HueArc | None,
                cfg: PrepassConfig = DEFAULT_PREPASS) -> SourceBox:
-    """The alpha-weighted S, V ranges (5th-95th percentile) and mean lightness of an object.
+    """The alpha-weighted S, V and L ranges (5th-95th percentile) and mean L of an object.
 
     Args:
         rgb: ``(..., 3)`` uint8 pixels; ``alpha``: their ``(...)`` uint8 alpha.
@@ -238,9 +249,11 @@ def source_box(rgb: np.ndarray, alpha: np.ndarray, color: Color, arc: HueArc | N
     hsv = hsv.reshape(-1, 3).astype(np.float64)
     s = _weighted_quantiles(hsv[:, 1], w, (0.05, 0.95))
     v = _weighted_quantiles(hsv[:, 2], w, (0.05, 0.95))
-    l_mean = float(np.average(rgb_to_lab(px)[:, 0], weights=w))
+    lightness = rgb_to_lab(px)[:, 0]
+    l_mean = float(np.average(lightness, weights=w))
+    l_lo, l_hi = _weighted_quantiles(lightness, w, (0.05, 0.95))
     weight = float(alpha[sel].sum()) / 255.0
-    return SourceBox(arc, (s[0], s[1]), (v[0], v[1]), l_mean, weight)
+    return SourceBox(arc, (s[0], s[1]), (v[0], v[1]), l_mean, weight, (l_lo, l_hi))
 
 
 def prepass(

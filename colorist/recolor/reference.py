@@ -79,6 +79,13 @@ def _recolor_hsv(hsv: np.ndarray, row: np.ndarray) -> np.ndarray:
     return _unit_to_u8(rgb)
 
 
+def hsv_to_rgb_u8(hsv: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` float OpenCV-unit HSV (H in [0, 180), S and V in [0, 255]) -> uint8 RGB."""
+    hsv = np.asarray(hsv, dtype=_F32)
+    unit = np.stack([hsv[:, 0] * _F32(2), hsv[:, 1] / _F32(255), hsv[:, 2] / _F32(255)], -1)
+    return _unit_to_u8(cv2.cvtColor(unit.reshape(-1, 1, 3), cv2.COLOR_HSV2RGB).reshape(-1, 3))
+
+
 def _unit_to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * _F32(255)), 0, 255).astype(np.uint8)
 
