@@ -106,8 +106,8 @@ def _check_polygons(polys: Sequence[Sequence[float]], h: int, w: int) -> list[li
         t = POLYGON_TOLERANCE
         if x.min() < -t or y.min() < -t or x.max() > w + t or y.max() > h + t:
             raise MaskError(
-                f"polygon {i}: out of bounds, x in [{x.min():.1f}, {x.max():.1f}], "
-                f"y in [{y.min():.1f}, {y.max():.1f}] for a {w}x{h} image", "mask-out-of-bounds"
+                f"polygon {i}: out of bounds, x in [{x.min():.6g}, {x.max():.6g}], "
+                f"y in [{y.min():.6g}, {y.max():.6g}] for a {w}x{h} image", "mask-out-of-bounds"
             )
         out.append(xy.tolist())
     return out

@@ -10,7 +10,7 @@ import numpy as np
 
 from colorist.io.device_codec import jpeg_size
 from colorist.io.images import MAX_PIXELS, check_pixels, decode_image, read_image_bytes
-from colorist.io.masks import mask_from_coco, read_mask_png, require_nonempty
+from colorist.io.masks import MaskError, mask_from_coco, read_mask_png, require_nonempty
 from colorist.recolor.jobs import Job
 from colorist.rejects import Reject
 
@@ -33,9 +33,12 @@ def job_reject(job: Job, error: BaseException) -> Reject:
 
 def _job_mask(job: Job, shape: tuple[int, int], max_pixels: int) -> np.ndarray:
     if isinstance(job.mask, (str, bytes)) or hasattr(job.mask, "__fspath__"):
-        mask = read_mask_png(job.mask, shape, max_pixels)
+        mask = read_mask_png(job.mask, shape, max_pixels)  # its errors name the file
     else:
-        mask = mask_from_coco(job.mask, shape)
+        try:
+            mask = mask_from_coco(job.mask, shape)
+        except MaskError as e:  # name the object: the segmentation has no file name
+            raise MaskError(f"{job.id}: {e}", e.reason) from None
     return require_nonempty(mask, f"{job.id}")
 
 
