@@ -447,3 +447,37 @@ def test_schema_and_eval_do_not_import_train():
     pytest.importorskip("torch")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("budget", [0, 3, 8])
+def test_build_on_a_full_disk_ends_cleanly_and_a_rerun_completes(tmp_path, monkeypatch, capsys,
+                                                                 budget):
+    import errno
+
+    import colorist.io.atomic as atomic
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in (1, 2):
+        _red_car_image(images / f"{i}.jpg")
+    src = _standard(tmp_path, [_car(1), _car(2)])
+    out = tmp_path / "ds"
+    real, left = atomic._write_all, {"n": budget}
+
+    def write_all(f, data):
+        if left["n"] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        left["n"] -= 1
+        real(f, data)
+
+    monkeypatch.setattr(atomic, "_write_all", write_all)
+    assert _build(src, images, out) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "rerun" in err and "Traceback" not in err
+    monkeypatch.setattr(atomic, "_write_all", real)
+    assert _build(src, images, out) == 0
+    summary = json.loads((out / "dataset_summary.json").read_text())
+    built = summary["objects"] + summary["rejections"].get("recolor-check-failed", 0)
+    assert built == 2 and "write-failed" not in summary["rejections"]
+    rows = read_jsonl(out / "images" / "train" / "metadata.jsonl")
+    assert len(rows) == 8 * summary["objects"]
