@@ -114,7 +114,7 @@ DEFAULT_COLORS: tuple[Color, ...] = (
           (80, 190)),
     Color("pink", True, (255, 105, 180), _arc(150, 170), _arc(161, 170), (90, 170),
           (215, 255)),
-    Color("brown", True, (110, 65, 30), _arc(5, 25), _arc(9, 16), (140, 230), (60, 120)),
+    Color("brown", True, (96, 56, 24), _arc(5, 25), _arc(9, 16), (140, 230), (60, 120)),
     Color("white", False, (240, 240, 240), s_box=(0, 8), v_box=(238, 255)),
     Color("gray", False, (128, 128, 128), s_box=(0, 18), v_box=(90, 165), aliases=("grey",)),
     Color("black", False, (25, 25, 25), s_box=(0, 60), v_box=(4, 30)),

@@ -55,3 +55,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def captioned_objects():
+    """(id, image, mask, colour) of every coco-mini object whose captions name its colour
+    (mined with spaCy and selected as the dataset builder does)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.quality import captioned_objects as mine, coco_dir
+
+    return mine(coco_dir(None))

@@ -5,7 +5,7 @@ import pytest
 
 from colorist.palette import DEFAULT_PALETTE as P
 from colorist.palette import HueArc, Palette, UnknownColorError, rgb_to_hsv
-from colorist.recolor.plan import fit_source_arc
+from colorist.recolor.prepass import fit_source_arc
 
 
 def hsv_pixel(h, s, v):
@@ -71,20 +71,36 @@ def test_dominant_colour_prefers_chromatic_over_shadows():
 
 
 def test_fit_source_arc_centres_on_object_hue():
-    hist = np.zeros(180, np.int64)
-    hist[14:20] = 100  # a "yellow" object that is golden (orange hues)
+    hist = np.zeros(180)
+    hist[14:20] = 100.0  # a "yellow" object that is golden (orange hues)
     arc = fit_source_arc(hist, P["yellow"])
     assert arc.width == P["yellow"].hue.width
     assert all(arc.contains(h) for h in range(14, 20))
-    assert fit_source_arc(np.zeros(180, np.int64), P["yellow"]) is None  # too few pixels
+    assert fit_source_arc(np.zeros(180), P["yellow"]) is None  # too little weight
     assert fit_source_arc(hist, P["white"]) is None  # achromatic: nothing to fit
 
 
 def test_fit_source_arc_wraps_for_red():
-    hist = np.zeros(180, np.int64)
-    hist[[176, 177, 178, 179, 0, 1, 2]] = 50
+    hist = np.zeros(180)
+    hist[[176, 177, 178, 179, 0, 1, 2]] = 50.0
     arc = fit_source_arc(hist, P["red"])
     assert all(arc.contains(h) for h in (176, 179, 0, 2))
+
+
+def test_fit_source_arc_follows_the_caption_not_the_biggest_part():
+    """A red bus with large bluish windows: the windows outweigh the body, but only arcs
+    overlapping the caption's red arc may win."""
+    hist = np.zeros(180)
+    hist[105:115] = 500.0  # windows
+    hist[[178, 179, 0, 1, 2]] = 60.0  # the red body
+    arc = fit_source_arc(hist, P["red"])
+    assert all(arc.contains(h) for h in (178, 0, 2))
+    assert not any(arc.contains(h) for h in range(100, 120))
+
+
+def test_target_boxes_are_validated():
+    with pytest.raises(ValueError, match="v_box"):
+        Palette.from_dict({"colors": [{"name": "blue", "v_box": [200, 100]}]})
 
 
 def test_overrides_from_json(tmp_path):

@@ -23,7 +23,8 @@ Rules (the recolouring contract v2 of DESIGN.md):
   grey pixel, so a*, b* are set to the target swatch's and L keeps the object's detail:
   its range maps onto the target's lightness range (``target_l_box``) centre to centre,
   at full detail (slope 1) unless the object spans more than the target allows (an
-  orange or a pink is light: a darker one is named brown or purple).
+  orange or a pink is light: a darker one is named brown or purple), and never below
+  ``MIN_L_DETAIL`` of it (texture must survive).
 
 The kernels then blend: ``out = (orig * (255 - alpha) + recoloured * alpha + 127) // 255``
 with the pre-pass's uint8 alpha (0 outside the mask: those pixels stay bit-identical).
@@ -60,6 +61,9 @@ RELIABLE_SV = (12.0, 40.0)
 # Largest S and V slopes: a wider target box than source box is reached only up to this
 # stretch, so JPEG chroma noise and texture are not amplified.
 MAX_S_SLOPE, MAX_V_SLOPE = 1.0, 1.6
+# CIELAB mode keeps at least this share of the object's lightness detail (texture), even
+# where the target's lightness range is narrower (a light pink, a yellow).
+MIN_L_DETAIL = 0.6
 # How much a recolour may amplify chroma noise (the judge allows 1.5x).
 NOISE_SLACK = 1.2
 # Source boxes narrower than this (0..255 units) count as this wide (flat objects).
@@ -111,11 +115,11 @@ def swatch_lab(color: Color) -> np.ndarray:
 
 
 def box_map(src: tuple[float, float], tgt: tuple[float, float],
-            max_slope: float) -> tuple[float, float]:
+            max_slope: float, min_slope: float = 0.0) -> tuple[float, float]:
     """(mul, add) mapping the centre of ``src`` onto the centre of ``tgt``, slope the ratio
-    of the widths (the source counted at least ``MIN_BOX_WIDTH`` wide), capped."""
+    of the widths (the source counted at least ``MIN_BOX_WIDTH`` wide), clamped."""
     src_w = max(src[1] - src[0], MIN_BOX_WIDTH)
-    slope = min((tgt[1] - tgt[0]) / src_w, max_slope)
+    slope = max(min((tgt[1] - tgt[0]) / src_w, max_slope), min_slope)
     return slope, (tgt[0] + tgt[1]) / 2 - slope * (src[0] + src[1]) / 2
 
 
@@ -132,7 +136,7 @@ def plan_row(source: Color, target: Color, box: SourceBox | None = None) -> np.n
     if not target.chromatic or source.chromatic:
         return _hsv_row(source, target, box)
     _, tgt_a, tgt_b = swatch_lab(target)
-    l_mul, l_add = box_map(box.l, target_l_box(target), 1.0)
+    l_mul, l_add = box_map(box.l, target_l_box(target), 1.0, MIN_L_DETAIL)
     return _row(mode=MODE_LAB, l_mul=l_mul, l_add=l_add, a_tgt=tgt_a, b_tgt=tgt_b, ab_mix=1.0)
 
 
