@@ -98,3 +98,29 @@ def cpu_extension() -> Any:
 def cpu_extension_error() -> str | None:
     """Why the CPU extension is unavailable, or None when it loads."""
     return _load_cpu_extension()[1]
+
+
+def describe_auto_choice() -> str:
+    """One line: the backend ``auto`` takes here, and why when it falls back.
+
+    ``"backend: cpu"`` on a CPU machine with the extension built; ``"backend: reference
+    (the compiled extension did not import: ...; ...)"`` when ``colorist._C`` is missing
+    (e.g. a source tree used without ``pip install -e .``: the local ``colorist/`` shadows
+    an installed package and has no build); with a GPU visible but not usable, the reasons
+    of the GPU backends.
+    """
+    from colorist.recolor.backends import BACKENDS, get_backend
+    from colorist.recolor.gpu_backends import _torch_cuda
+
+    chosen = get_backend("auto")
+    reasons = []
+    if chosen.name == "reference":
+        error = (cpu_extension_error() or "unknown error").splitlines()[0]
+        reasons.append(f"the compiled extension did not import: {error}; build it with "
+                       "`pip install -e .` from the source tree, needs g++")
+    if not BACKENDS[chosen.name].on_gpu and _torch_cuda():
+        for name in ("cuda", "triton"):
+            why = BACKENDS[name].unavailable() if name in BACKENDS else None
+            if why:
+                reasons.append(why)
+    return f"backend: {chosen.name}" + (f" ({'; '.join(reasons)})" if reasons else "")

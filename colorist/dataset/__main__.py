@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from colorist._native import describe_auto_choice
 from colorist.cli import float_range, in_file, in_folder, int_range, out_folder
 from colorist.dataset.build import BuildConfig, build, format_summary, mine
 from colorist.dataset.object_masks import MASK_SOURCE_NAMES
@@ -161,6 +162,8 @@ def _run(args) -> int:
         print(f"{len(objects)} objects selected, {len(rejected)} mentions rejected -> "
               f"{cfg.out / 'objects.jsonl'}")
         return 0
+    if cfg.backend == "auto":
+        print(describe_auto_choice(), file=sys.stderr)
     summary = build(records, categories, cfg)
     print(format_summary(summary))
     return _report_write_errors(summary)

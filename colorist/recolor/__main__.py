@@ -22,7 +22,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from colorist._native import MAX_THREADS, BackendUnavailableError
+from colorist._native import MAX_THREADS, BackendUnavailableError, describe_auto_choice
 from colorist.cli import in_file, int_range, out_folder
 from colorist.io.images import MAX_PIXELS
 from colorist.palette import UnknownColorError, load_palette
@@ -104,6 +104,21 @@ def format_summary(summary: BatchSummary, out: Path) -> str:
     return "\n".join(lines)
 
 
+def warn_if_source_looks_different(job: Job, palette) -> str | None:
+    """A warning when the masked region is clearly not the ``--from`` colour (not refused)."""
+    from colorist.io import read_image, read_mask_png
+    from colorist.recolor.source_check import source_mismatch
+
+    try:
+        image = read_image(job.image)
+        seen = source_mismatch(image, read_mask_png(job.mask, image.shape[:2]), job.source,
+                               palette)
+    except (OSError, ValueError):  # the batch rejects it with the reason
+        return None
+    return (f"warning: --from {job.source}, but the masked region looks {seen}; check "
+            "--from (the object's colour) and the mask") if seen else None
+
+
 def _jobs(args: argparse.Namespace, palette) -> tuple[list[Job], list]:
     if args.batch is not None:
         path = demo_jobs_path() if args.batch == DEMO else Path(args.batch)
@@ -145,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         palette = load_palette(args.palette)
         jobs, rejects = _jobs(args, palette)
+        if args.batch is None and jobs and (warning := warn_if_source_looks_different(
+                jobs[0], palette)):
+            print(warning, file=sys.stderr)
+        if args.backend == "auto":
+            print(describe_auto_choice(), file=sys.stderr)
         summary = run_batch(jobs, _config(args, palette), rejects)
     except (FileNotFoundError, UnknownColorError, BackendUnavailableError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
