@@ -113,7 +113,8 @@ def _membership_chromatic(hsv: np.ndarray, inside: np.ndarray, color: Color,
     # colour are other parts (lettering, chrome, sky in windows), small highlight specks
     # come back through the closing below.
     dark = np.minimum(_ramp(v, *cfg.shadow_v), _ramp(v, v_body, cfg.shadow_rel * v_body))
-    member = rel * hue_m + (1.0 - rel) * dark * fill
+    # A body's shadow keeps its saturation; a tyre or a black trim is neutral and dark.
+    member = rel * hue_m + (1.0 - rel) * dark * fill * s_ok
     close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.close_px, cfg.close_px))
     # another part: a clear hue off the arc (a tongue, a backpack), or colourless and not
     # in shadow (lettering, chrome, specular glare, which stays white on any paint)
