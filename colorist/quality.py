@@ -18,10 +18,11 @@ Per variant of one object (``judge_variants``):
   Lifting the lightness of dark pixels exposes their noisy hue: this catches it.
 * **collateral**: the share of the object's *other parts* (windows, tyres, lettering)
   whose name changed visibly (CIELAB difference over ``MIN_CHANGE``: a name that flips
-  under an invisible tint is the namer's boundary, not collateral). Other parts are pixels that people name with another colour (the
-  namer gives the source colour under ``OTHER_MAX_P``) AND whose chromaticity is not the
-  body's: shading changes lightness, not the hue angle, so a
-  yellow hydrant's shadow (named "brown" pixel by pixel) is body, not another part.
+  under an invisible tint is the namer's boundary, not collateral). Other parts are
+  pixels that people name with another colour (the namer gives the source colour under
+  ``OTHER_MAX_P``) AND whose chromaticity is not the body's: shading changes lightness,
+  not the hue angle, so a yellow hydrant's shadow (named "brown" pixel by pixel) is body,
+  not another part.
   Chromatic source: the CIELAB hue angle is over ``PART_HUE_DEG`` from the body's median,
   or the pixel is colourless (C* < ``GREY_C``) and not dark (L* > ``DARK_L``: dark
   colourless pixels are shadow or tyre, which no pixel-wise judge can tell apart, so they
@@ -90,6 +91,28 @@ class VariantQuality:
                  chroma_noise=round(self.chroma_noise, 3),
                  collateral=round(self.collateral, 4))
         return d
+
+
+def _srgb_lut() -> np.ndarray:
+    from colorist.recolor.reference import srgb_to_linear
+
+    return srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
+
+
+_LINEAR = _srgb_lut()
+
+
+def lab32(rgb: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` uint8 sRGB -> float32 CIELAB, the reference's formulas (within 1e-3)
+    at a fraction of the cost: a 256-entry linearisation table and float32 arithmetic."""
+    from colorist.recolor.reference import _EPS, _KAPPA, _RGB2XYZ, _WHITE
+
+    lin = _LINEAR[np.asarray(rgb)]
+    xyz = lin @ (_RGB2XYZ.T / _WHITE).astype(np.float32)
+    f = np.where(xyz > _EPS, np.cbrt(xyz), np.float32(7.787) * xyz + np.float32(16 / 116))
+    y = xyz[..., 1]
+    L = np.where(y > _EPS, 116 * f[..., 1] - 16, np.float32(_KAPPA) * y)
+    return np.stack([L, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
 
 
 def _crop_box(mask: np.ndarray, margin: int = 4) -> tuple[slice, slice]:
@@ -182,7 +205,6 @@ def judge_variants(
         One ``VariantQuality`` per variant, in ``variants``' order.
     """
     from colorist.naming import load_namer
-    from colorist.recolor.reference import rgb_to_lab
 
     namer = namer or load_namer()
     full = np.asarray(mask) > 0
@@ -198,7 +220,7 @@ def judge_variants(
     terms = list(namer.terms)
     source_label = terms.index(source) if source in terms else None
     body = _body(names, core, source_label)
-    lab0 = rgb_to_lab(orig)
+    lab0 = lab32(orig)
     chromatic = source not in ("white", "gray", "black")
     deep = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8),
                      iterations=PART_EDGE_PX).astype(bool)
@@ -210,7 +232,7 @@ def judge_variants(
     for target, image in variants.items():
         var = image[rows, cols]
         names_v = namer.name_pixels(var)
-        lab = rgb_to_lab(var)
+        lab = lab32(var)
         hit = float((names_v[body] == terms.index(target)).mean()) if target in terms else 0.0
         judged = others.sum() >= MIN_PARTS * core.sum()
         moved = np.linalg.norm(lab[others] - lab0[others], axis=-1) > MIN_CHANGE
@@ -242,3 +264,61 @@ def summarize(qualities: list[VariantQuality]) -> dict:
         }
 
     return {"all": row(qualities), "by_target": {t: row(q) for t, q in by_target.items()}}
+
+
+# ---- the quality check of the bulk CLI and the dataset builder -------------------------
+
+
+def check_variants(original: np.ndarray, mask: np.ndarray, source: str,
+                   variants: Mapping[str, np.ndarray], namer=None) -> dict[str, dict]:
+    """``judge_variants`` as the records of results.jsonl: target -> the judge's figures
+    (``good``, ``hit``, ``chroma_noise``, ``collateral``, ``texture``). The copy of the
+    source colour (target == source) is not judged."""
+    todo = {t: v for t, v in variants.items() if t != source}
+    if not todo:
+        return {}
+    return {q.target: {k: v for k, v in q.to_dict().items() if k != "target"}
+            for q in judge_variants(original, mask, source, todo, namer)}
+
+
+def check_sampled(original_px: np.ndarray, variant_px: Mapping[str, np.ndarray],
+                  source: str, namer=None) -> dict[str, dict]:
+    """The GPU path's check from sampled pixels only (no image leaves the device): the hit
+    rate over the samples the namer gives the source colour (or its most frequent name);
+    chroma noise and collateral need neighbourhoods and are not measured here.
+
+    Args:
+        original_px: ``(n, 3)`` uint8 sampled object pixels of the original.
+        variant_px: target -> ``(n, 3)`` the same samples in each variant.
+    """
+    from colorist.naming import load_namer
+
+    namer = namer or load_namer()
+    terms = list(namer.terms)
+    names = namer.name_pixels(original_px)
+    body = _body(names, np.ones(len(names), bool), terms.index(source)
+                 if source in terms else None)
+    out = {}
+    for target, px in variant_px.items():
+        if target == source:
+            continue
+        hit = float((namer.name_pixels(px)[body] == terms.index(target)).mean()) \
+            if body.any() and target in terms else 0.0
+        out[target] = {"good": hit >= MIN_HIT, "hit": round(hit, 4), "sampled": True}
+    return out
+
+
+def check_means(entries: list[dict]) -> dict:
+    """Mean hit, median chroma noise and mean collateral of a target's check entries
+    (fields the sampled GPU check does not measure are left out)."""
+    out = {}
+    for key, stat in (("hit", np.mean), ("chroma_noise", np.median), ("collateral", np.mean)):
+        values = [e[key] for e in entries if isinstance(e, dict) and key in e]
+        if values:
+            out[key] = round(float(stat(values)), 4)
+    return out
+
+
+def check_passed(entry: object) -> bool:
+    """Whether one target's entry of a results record passed the quality check."""
+    return isinstance(entry, dict) and entry.get("good") is True

@@ -98,7 +98,7 @@ def test_white_object_takes_its_shade_but_not_its_windows():
     assert alpha[35:50, 10:50].mean() > 200
     assert alpha[8:17, 15:65].mean() < 20
     assert alpha[42:48, 63:72].mean() < 20
-    assert box.arc is None and box.l[1] > 85
+    assert box.arc is None and box.lightness[1] > 85
 
 
 def test_source_box_is_weighted_by_alpha():

@@ -50,6 +50,7 @@ from colorist.dataset.select import (
 from colorist.io.atomic import atomic_write_json, atomic_write_text, jsonl_text
 from colorist.io.images import MAX_PIXELS
 from colorist.io.names import UnsafePathError, path_inside, safe_name
+from colorist.quality import check_passed
 from colorist.recolor.batch import BatchConfig, BatchSummary, run_batch, variant_path
 from colorist.recolor.jobs import Job
 from colorist.rejects import Reject
@@ -208,10 +209,11 @@ def _with_masks(pairs, cfg: BuildConfig, mask_source):
 
 
 def failed_check(record: dict, job: Job) -> list[str]:
-    """The targets whose variant's colour check did not name the target (the original,
-    ``job.targets[0]``, is not recoloured and not judged)."""
+    """The targets whose variant failed the quality check (``colorist.quality``: people's
+    colour names, never the palette's ranges); the original, ``job.targets[0]``, is not
+    recoloured and not judged."""
     checks = record.get("check", {})
-    return [t for t in job.targets[1:] if checks.get(t) != t]
+    return [t for t in job.targets[1:] if not check_passed(checks.get(t))]
 
 
 def _outcomes(pairs, run: BatchSummary):
@@ -226,12 +228,19 @@ def _outcomes(pairs, run: BatchSummary):
                                              job.id)
             rejects.append(replace(r, context={**o.context(), **r.context}))
         elif failed := failed_check(record, job):
-            rejects.append(Reject("recolor-check-failed", f"{job.id}: the check named "
-                                  f"{ {t: record.get('check', {}).get(t) for t in failed} }",
-                                  job.id, context=o.context()))
+            rejects.append(Reject("recolor-check-failed", f"{job.id}: " + "; ".join(
+                _check_failure(t, record.get("check", {}).get(t)) for t in failed),
+                job.id, context=o.context()))
         else:
             built.append((o, job))
     return built, rejects
+
+
+def _check_failure(target: str, entry: dict | None) -> str:
+    if not isinstance(entry, dict):
+        return f"{target}: not checked"
+    return (f"{target}: body named {target} on {entry.get('hit', 0):.0%}, chroma noise "
+            f"x{entry.get('chroma_noise', 0):.2f}, collateral {entry.get('collateral', 0):.0%}")
 
 
 def _mask_field(job: Job, out: Path) -> str:

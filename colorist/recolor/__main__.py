@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from colorist._native import MAX_THREADS, BackendUnavailableError, describe_auto_choice
-from colorist.cli import in_file, int_range, out_folder
+from colorist.cli import HelpFormatter, in_file, int_range, out_folder
 from colorist.io.images import MAX_PIXELS
 from colorist.palette import UnknownColorError, load_palette
 from colorist.recolor.backends import BACKENDS
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m colorist.recolor",
         description="Recolour masked objects into palette colours (fused masked HSV/CIELAB).",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("image", nargs="?", type=in_file, help="single mode: the image to recolour")
     p.add_argument("--mask", type=in_file, help="single mode: mask PNG (pixels > 0 = object)")
@@ -72,10 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="redo objects already finished (also: accept new output settings)")
     p.add_argument("--preview", action="store_true", help="write a contact sheet per object")
     p.add_argument("--no-check", dest="check", action="store_false",
-                   help="skip the dominant-colour check of each variant")
+                   help="skip the quality check of each variant (people's colour names: "
+                        "colorist.quality)")
     p.add_argument("--no-fit-source", dest="fit_source", action="store_false",
                    help="use the palette's source hue arc instead of fitting it per object")
-    p.add_argument("--palette", type=Path, help="JSON file overriding palette colours")
+    p.add_argument("--palette", type=Path, help="JSON file overriding palette colours and "
+                   "thresholds (format: docs/palette-format.md; default: the built-in palette)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -93,11 +96,15 @@ def format_summary(summary: BatchSummary, out: Path) -> str:
         f"{d['variants_per_second']}/s), {d['resumed']} already done, {d['rejected']} rejected",
     ]
     if d["check_by_target"]:
-        lines.append("dominant colour of the recoloured region == target:")
+        lines.append("quality check (body named as the target by people's colour names, "
+                     "chroma noise <= 1.5x, other parts kept):")
+        lines.append(f"  {'target':<8} {'good':>11} {'hit':>6} {'noise':>6} {'collat.':>8}")
         for target, row in sorted(d["check_by_target"].items()):
             total = row["passed"] + row["failed"]
-            rate = row["passed"] / total
-            lines.append(f"  {target:<8} {row['passed']:>5}/{total:<5} {rate:6.1%}")
+            figures = " ".join(f"{row[k]:>{w}.{p}f}" if k in row else " " * w for k, w, p in
+                               (("hit", 6, 2), ("chroma_noise", 6, 2), ("collateral", 8, 3)))
+            lines.append(f"  {target:<8} {row['passed']:>5}/{total:<5} {figures} "
+                         f"{row['passed'] / total:6.1%}")
     for reason, n in sorted(d["reject_reasons"].items()):
         lines.append(f"  rejected ({reason}): {n}  -> see {out / 'rejects.jsonl'}")
     lines.append(f"outputs in {out}")

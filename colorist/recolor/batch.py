@@ -54,6 +54,7 @@ from colorist.io.device_codec import DeviceCodec
 from colorist.io.images import MAX_PIXELS, write_image
 from colorist.io.names import safe_name
 from colorist.palette import DEFAULT_PALETTE, Palette
+from colorist.quality import check_means, check_passed, check_sampled, check_variants
 from colorist.recolor.api import plan_objects
 from colorist.recolor.backends import Backend, get_backend
 from colorist.recolor.jobs import Job
@@ -125,6 +126,7 @@ class BatchSummary:
     seconds: float = 0.0
     backend: str = ""
     checks: Counter = field(default_factory=Counter)  # (target, passed) -> count
+    check_figures: dict = field(default_factory=dict, repr=False)  # target -> [entries]
     reject_reasons: Counter = field(default_factory=Counter)
     records: dict = field(default_factory=dict, repr=False)
     rejects: list = field(default_factory=list, repr=False)
@@ -136,6 +138,8 @@ class BatchSummary:
         for (target, passed), n in self.checks.items():
             row = per_target.setdefault(target, {"passed": 0, "failed": 0})
             row["passed" if passed else "failed"] += n
+        for target, entries in self.check_figures.items():
+            per_target[target].update(check_means(entries))
         return {
             "done": self.done, "resumed": self.resumed, "rejected": self.rejected,
             "variants": self.variants, "seconds": round(self.seconds, 3),
@@ -211,12 +215,12 @@ def _remove_partial(item: _Loaded, cfg: BatchConfig) -> None:
 def _write_item(item: _Loaded, variants: np.ndarray, cfg: BatchConfig) -> dict:
     """Write one object's variants (+ preview) and return its results record."""
     job = item.job
-    outputs, checks = {}, {}
+    outputs = {}
     for target, image, path in zip(job.targets, variants, _variant_paths(item, cfg)):
         write_image(path, image, cfg.quality)
         outputs[target] = str(path.relative_to(cfg.out))
-        if cfg.check:
-            checks[target] = cfg.palette.dominant_color(image, item.mask)
+    checks = (check_variants(item.image, item.mask, job.source, dict(zip(job.targets, variants)))
+              if cfg.check else {})
     if cfg.preview:
         _write_preview(item, item.image, variants, cfg)
     return _record(item, outputs, checks, cfg)
@@ -251,8 +255,9 @@ def _decode_on_device(items: list[_Loaded], codec: DeviceCodec) -> None:
 
 
 def _sampled_checks(group: list[_Loaded], outs: list, cfg: BatchConfig) -> list[dict]:
-    """Dominant colour of each variant from up to CHECK_SAMPLES masked pixels, gathered on
-    the device and copied to the host in one transfer."""
+    """The quality check from up to CHECK_SAMPLES object pixels of the original and of
+    each variant (``colorist.quality.check_sampled``), gathered on the device and copied
+    to the host in one transfer."""
     import torch
 
     gathered, sizes = [], []
@@ -261,16 +266,17 @@ def _sampled_checks(group: list[_Loaded], outs: list, cfg: BatchConfig) -> list[
         if len(idx) > CHECK_SAMPLES:
             idx = idx[np.linspace(0, len(idx) - 1, CHECK_SAMPLES).astype(np.int64)]
         k, h, w, _ = out.shape
-        flat = out.reshape(k, h * w, 3)
-        gathered.append(flat[:, torch.from_numpy(idx).to(out.device)].reshape(-1, 3))
-        sizes.append((k, len(idx)))
+        at = torch.from_numpy(idx).to(out.device)
+        original = torch.as_tensor(item.image, device=out.device).reshape(1, h * w, 3)
+        gathered.append(torch.cat([original, out.reshape(k, h * w, 3)])[:, at].reshape(-1, 3))
+        sizes.append((k + 1, len(idx)))
     pixels = torch.cat(gathered).cpu().numpy()
     checks, offset = [], 0
     for item, (k, n) in zip(group, sizes):
-        px = pixels[offset : offset + k * n].reshape(k, n, 1, 3)
+        px = pixels[offset : offset + k * n].reshape(k, n, 3)
         offset += k * n
-        checks.append({t: cfg.palette.dominant_color(px[j]) for j, t in
-                       enumerate(item.job.targets)})
+        checks.append(check_sampled(px[0], dict(zip(item.job.targets, px[1:])),
+                                    item.job.source))
     return checks
 
 
@@ -410,8 +416,9 @@ def _finish(item: _Loaded, fut: Future, cfg: BatchConfig, summary: BatchSummary)
     summary.done += 1
     summary.variants += len(record["outputs"])
     summary.records[record["id"]] = record
-    for target, found in record.get("check", {}).items():
-        summary.checks[(target, found == target)] += 1
+    for target, entry in record.get("check", {}).items():
+        summary.checks[(target, check_passed(entry))] += 1
+        summary.check_figures.setdefault(target, []).append(entry)
 
 
 def _collect_writes(writes, cfg, summary, bar, keep: int):

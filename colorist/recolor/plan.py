@@ -82,7 +82,7 @@ class SourceBox:
         s: (low, high) saturation, 5th and 95th weighted percentiles, 0..255.
         v: (low, high) value, 0..255.
         l_mean: mean CIELAB lightness of the object's pixels.
-        l: (low, high) CIELAB lightness, 5th and 95th weighted percentiles.
+        lightness: (low, high) CIELAB L, 5th and 95th weighted percentiles.
         weight: the alpha mass behind the figures (pixels x alpha / 255).
     """
 
@@ -91,7 +91,7 @@ class SourceBox:
     v: tuple[float, float] = (0.0, 255.0)
     l_mean: float = 50.0
     weight: float = 0.0
-    l: tuple[float, float] = (0.0, 100.0)
+    lightness: tuple[float, float] = (0.0, 100.0)
 
 
 def _row(**values: float) -> np.ndarray:
@@ -136,7 +136,7 @@ def plan_row(source: Color, target: Color, box: SourceBox | None = None) -> np.n
     if not target.chromatic or source.chromatic:
         return _hsv_row(source, target, box)
     _, tgt_a, tgt_b = swatch_lab(target)
-    l_mul, l_add = box_map(box.l, target_l_box(target), 1.0, MIN_L_DETAIL)
+    l_mul, l_add = box_map(box.lightness, target_l_box(target), 1.0, MIN_L_DETAIL)
     return _row(mode=MODE_LAB, l_mul=l_mul, l_add=l_add, a_tgt=tgt_a, b_tgt=tgt_b, ab_mix=1.0)
 
 

@@ -3,9 +3,9 @@
 It computes exactly what csrc/include/colorist/pixel_math.h computes, step by step with
 array operations: OpenCV's exact 8-bit RGB -> HSV, the hue map, the hue-reliability blend
 and the S/V box maps in float32, OpenCV's float HSV -> RGB, round half to even, then the
-alpha blend ``(orig * (255 - a) + recoloured * a + 127) // 255`` in integers. The CIELAB mode uses the CIE
-formulas in float64 (OpenCV's float Lab conversion is a quantised table approximation,
-up to 0.6 off in a*, so it cannot serve as the oracle).
+alpha blend ``(orig * (255 - a) + recoloured * a + 127) // 255`` in integers. The CIELAB
+mode uses the CIE formulas in float64 (OpenCV's float Lab conversion is a quantised table
+approximation, up to 0.6 off in a*, so it cannot serve as the oracle).
 """
 
 from __future__ import annotations
