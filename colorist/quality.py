@@ -93,26 +93,13 @@ class VariantQuality:
         return d
 
 
-def _srgb_lut() -> np.ndarray:
-    from colorist.recolor.reference import srgb_to_linear
-
-    return srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
-
-
-_LINEAR = _srgb_lut()
-
-
 def lab32(rgb: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` uint8 sRGB -> float32 CIELAB, the reference's formulas (within 1e-3)
-    at a fraction of the cost: a 256-entry linearisation table and float32 arithmetic."""
-    from colorist.recolor.reference import _EPS, _KAPPA, _RGB2XYZ, _WHITE
-
-    lin = _LINEAR[np.asarray(rgb)]
-    xyz = lin @ (_RGB2XYZ.T / _WHITE).astype(np.float32)
-    f = np.where(xyz > _EPS, np.cbrt(xyz), np.float32(7.787) * xyz + np.float32(16 / 116))
-    y = xyz[..., 1]
-    L = np.where(y > _EPS, 116 * f[..., 1] - 16, np.float32(_KAPPA) * y)
-    return np.stack([L, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+    """``(..., 3)`` uint8 sRGB -> float32 CIELAB by OpenCV: within 0.6 of the exact CIE
+    formulas (``reference.rgb_to_lab``, the kernels' oracle), smooth, and ~20x faster,
+    which is what a judge of millions of pixels needs."""
+    rgb = np.ascontiguousarray(rgb)
+    flat = rgb.reshape(-1, 1, 3).astype(np.float32) * np.float32(1 / 255)
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(rgb.shape)
 
 
 def _crop_box(mask: np.ndarray, margin: int = 4) -> tuple[slice, slice]:

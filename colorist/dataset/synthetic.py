@@ -20,6 +20,7 @@ import numpy as np
 
 from colorist.io.atomic import atomic_write_text
 from colorist.io.images import write_image
+from colorist.io.masks import mask_from_coco
 from colorist.palette import DEFAULT_PALETTE
 
 SHAPES = ("square", "circle", "triangle")
@@ -58,7 +59,10 @@ def write_shapes(out: str | Path, n: int = 64, size: int = 64, seed: int = 0,
         r = rng.uniform(0.22, 0.32) * size
         cx, cy = (rng.uniform(r + 1, size - r - 1) for _ in range(2))
         poly = _polygon(shape, cx, cy, r)
-        cv2.fillPoly(image, [np.round(poly).astype(np.int32)], _rgb(color, rng))
+        # painted through the mask's own rasteriser (pycocotools): cv2.fillPoly of rounded
+        # vertices also fills the right and bottom edge pixels, a 1-px rim of the shape's
+        # colour that the COCO mask leaves out and no recolour can reach
+        image[mask_from_coco([poly.ravel().tolist()], (size, size)) > 0] = _rgb(color, rng)
         name = f"{i:05d}.png"
         write_image(out / "images" / name, image)
         records.append({"image_id": i, "file_name": name, "height": size, "width": size,
