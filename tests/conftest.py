@@ -23,8 +23,8 @@ if not _cuda_present():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
-# The COCO subset shipped with the tests (scripts/make_test_fixtures.py makes it from
-# ../shared/data/coco-mini): a fresh clone runs every test, none skips for missing data.
+# The COCO subset shipped with the tests (scripts/make_test_fixtures.py makes it from the
+# full coco-mini): a fresh clone runs every test, none skips for missing data.
 COCO_MINI = Path(__file__).resolve().parent / "data" / "coco-mini"
 
 

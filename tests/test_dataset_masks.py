@@ -17,7 +17,6 @@ from .conftest import COCO_MINI  # noqa: E402
 
 CAPS = COCO_MINI / "annotations" / "captions_train2017.json"
 INST = COCO_MINI / "annotations" / "instances_train2017.json"
-pytestmark = pytest.mark.skipif(not COCO_MINI.is_dir(), reason="../shared coco-mini absent")
 
 
 def build_args(out, *extra):
