@@ -37,26 +37,25 @@ def path_inside(base: str | Path, relative: object, what: str = "path") -> Path:
 
     Args:
         base: the folder the data file's paths are relative to (trusted: a CLI argument).
-        relative: the path as the data file gives it (untrusted).
+        relative: the path as the data file gives it (untrusted); an absolute path is
+            accepted only when it lies inside ``base`` too.
         what: names the item in the error ("line 3: image").
 
     Raises:
-        UnsafePathError: ``relative`` is not a non-empty string, holds a NUL, is absolute,
-            or resolves outside ``base`` (through ``..`` or a symlink).
+        UnsafePathError: ``relative`` is not a non-empty string, holds a NUL, or resolves
+            outside ``base`` (absolute elsewhere, through ``..`` or a symlink).
     """
     if not isinstance(relative, (str, os.PathLike)):
         raise UnsafePathError(f"{what}: a path must be a string, got {type(relative).__name__}")
     text = os.fspath(relative)
     if not isinstance(text, str) or not text or "\x00" in text:
         raise UnsafePathError(f"{what}: {text!r} is not a usable file name")
-    if Path(text).is_absolute():
-        raise UnsafePathError(f"{what}: {text!r} is absolute; paths in data files must be "
-                              f"relative to {base}")
     root = Path(base).resolve()
     try:
         full = (root / text).resolve()
     except (OSError, RuntimeError) as e:  # a symlink loop
         raise UnsafePathError(f"{what}: {text!r} cannot be resolved ({e})") from None
     if not full.is_relative_to(root):
-        raise UnsafePathError(f"{what}: {text!r} leaves {base} (resolves to {full})")
+        how = "is absolute and outside" if Path(text).is_absolute() else "leaves"
+        raise UnsafePathError(f"{what}: {text!r} {how} {base} (resolves to {full})")
     return full

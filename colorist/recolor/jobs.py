@@ -8,7 +8,7 @@ A line::
 ``mask`` is a PNG path or a COCO segmentation (polygons or RLE; ``segmentation`` is
 accepted as its name too). ``targets`` defaults to every other palette colour. Paths are
 relative to the JSONL file's folder (or the ``root`` given) and may not leave it: absolute
-paths, ``..`` out of it and symlinks pointing out are rejected. Every field is checked; a
+paths elsewhere, ``..`` out of it and symlinks pointing out are rejected. Every field is checked; a
 bad line becomes a ``Reject`` naming the line and never stops the others. Other fields are
 kept as the job's ``extra`` (written to results.jsonl, usable in file name templates).
 """
@@ -101,7 +101,7 @@ def parse_job(record: Any, line: int, base: Path, palette: Palette = DEFAULT_PAL
 
     Raises:
         JobError: a missing or wrongly typed field, or an unknown colour.
-        UnsafePathError: a path that is absolute or leaves ``base``.
+        UnsafePathError: a path that leaves ``base`` (absolute elsewhere, ``..``, a symlink).
     """
     if not isinstance(record, dict):
         raise JobError(f"line {line}: expected a JSON object, got {type(record).__name__}")
