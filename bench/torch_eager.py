@@ -1,8 +1,9 @@
 """The unfused way, for comparison: recolouring as kornia / torchvision would write it.
 
 Each step is a separate torch op over whole float tensors (uint8 -> float, max/min, the
-hue formula by cases, the hue map, S/V affines, HSV -> RGB by sectors, rounding, the mask
-select), so every intermediate image is written to and read back from memory: ~30 kernel
+hue formula by cases, the hue map, the hue-reliability blend, S/V maps, HSV -> RGB by
+sectors, rounding, the alpha blend), so every intermediate image is written to and read
+back from memory: ~40 kernel
 launches and a few hundred bytes of traffic a pixel per variant, where the fused kernels
 move 4 + 3K bytes. HSV rows only (the bench's targets are all chromatic); hue follows
 kornia's float formula, so results differ from the OpenCV-exact reference by a level or
@@ -12,6 +13,9 @@ two on some pixels (``max_abs_diff_vs_reference`` in the bench output).
 from __future__ import annotations
 
 import torch
+
+from colorist.recolor.plan import NUM_PARAMS
+from colorist.recolor.plan import PARAM_INDEX as F
 
 
 def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -42,21 +46,24 @@ def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tenso
     return torch.cat([r, g, b], -1)
 
 
-def recolor_torch_eager(images: torch.Tensor, masks: torch.Tensor,
+def recolor_torch_eager(images: torch.Tensor, alphas: torch.Tensor,
                         params: torch.Tensor) -> torch.Tensor:
-    """``(N, H, W, 3)`` uint8, ``(N, H, W)`` uint8, ``(N, K, 16)`` float32 HSV rows ->
-    ``(N, K, H, W, 3)`` uint8."""
+    """``(N, H, W, 3)`` uint8, ``(N, H, W)`` uint8 alpha, ``(N, K, NUM_PARAMS)`` float32
+    HSV rows -> ``(N, K, H, W, 3)`` uint8."""
     h, s, v = rgb_to_hsv(images.float())
-    inside = (masks > 0).unsqueeze(-1)
+    a = alphas.unsqueeze(-1).int()
     outs = []
     for k in range(params.shape[1]):
-        p = params[:, k].view(-1, 16, 1, 1).unbind(1)
-        u = torch.remainder(h - p[1], 180.0)
-        inside_arc = u <= p[2]
-        y = torch.where(inside_arc, p[3] + u * p[14], p[3] + p[4] + (u - p[2]) * p[15])
-        y = torch.remainder(y, 180.0)
-        s2 = (s * p[5] + p[6]).clamp(0, 255) / 255.0
-        v2 = (v * p[7] + p[8]).clamp(0, 255) / 255.0
-        rgb = (hsv_to_rgb(y, s2, v2) * 255.0).round().clamp(0, 255).to(torch.uint8)
-        outs.append(torch.where(inside, rgb, images))
+        p = params[:, k].view(-1, NUM_PARAMS, 1, 1).unbind(1)
+        u = torch.remainder(h - p[F["src_lo"]], 180.0)
+        y = torch.where(u <= p[F["src_w"]], p[F["tgt_lo"]] + u * p[F["ratio_in"]],
+                        p[F["tgt_lo"]] + p[F["tgt_w"]] + (u - p[F["src_w"]]) * p[F["ratio_out"]])
+        rel = ((s * v / 255.0 - p[F["rel_lo"]]) * p[F["rel_inv"]]).clamp(0, 1)
+        d = torch.remainder(p[F["tgt_hc"]] - y + 90.0, 180.0) - 90.0
+        y = torch.remainder(y + (1 - rel) * d, 180.0)
+        s2 = (s * p[F["s_mul"]] + p[F["s_add"]]).clamp(0, 255)
+        s2 = (s2 + (1 - rel) * (p[F["s_tc"]] - s2)) / 255.0
+        v2 = (v * p[F["v_mul"]] + p[F["v_add"]]).clamp(0, 255) / 255.0
+        rgb = (hsv_to_rgb(y, s2, v2) * 255.0).round().clamp(0, 255).int()
+        outs.append(((images.int() * (255 - a) + rgb * a + 127) // 255).to(torch.uint8))
     return torch.stack(outs, 1)
