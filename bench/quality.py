@@ -2,7 +2,7 @@
 
     python bench/quality.py                 # table on stdout
     python bench/quality.py --save          # also bench/results/quality.{json,md} and
-                                            # docs/quality-*.png contact sheets
+                                            # docs/quality-*.jpg contact sheets
 
 Objects:
 
@@ -198,7 +198,7 @@ def _sheet(image, mask, outs, targets, labels, source) -> np.ndarray:
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, image.shape[1])
     crop = lambda a: np.ascontiguousarray(a[y0:y1, x0:x1])  # noqa: E731
     sheet = contact_sheet(crop(image), [crop(o) for o in outs], targets, source,
-                          height=120, columns=len(targets) + 1, palette=PALETTE)
+                          height=96, columns=len(targets) + 1, palette=PALETTE)
     for i, label in enumerate(labels):  # mark the variants the judge rejects
         if label.endswith(" X"):
             tile_w = sheet.shape[1] // (len(targets) + 1)
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     p.add_argument("--min-area", type=float, default=0.03,
                    help="held-out objects cover at least this share of their image")
     p.add_argument("--save", action="store_true",
-                   help="write bench/results/quality.{json,md} and docs/quality-*.png")
+                   help="write bench/results/quality.{json,md} and docs/quality-*.jpg")
     args = p.parse_args(argv)
     root = coco_dir(args.coco)
     xkcd, css = load_namer("xkcd"), load_namer("css")
@@ -275,8 +275,9 @@ def main(argv=None) -> int:
             if rule == "v2":
                 block["v2_failures"] = [f"{n} ({s} -> {t}): {why}" for n, s, t, why in fails]
             if args.save:
-                out = ROOT / "docs" / f"quality-{set_name}-{rule}.png"
-                cv2.imwrite(str(out), cv2.cvtColor(_stack(sheets), cv2.COLOR_RGB2BGR))
+                out = ROOT / "docs" / f"quality-{set_name}-{rule}.jpg"
+                cv2.imwrite(str(out), cv2.cvtColor(_stack(sheets), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 85])
         results["sets"][set_name] = block
     text = markdown(results)
     print(text)
