@@ -176,3 +176,15 @@ def test_cuda_takes_cupy_arrays(rng):
                            selective=False)
     assert np.abs(out.get().astype(int) - ref).max() <= 1
 
+
+
+def test_cuda_devices_are_compared_with_their_index(monkeypatch):
+    """torch.device("cuda") != cuda:0: pack normalises the device first, so a CUDA batch
+    already on the device is used in place instead of round-tripping the host."""
+    from colorist.recolor.gpu_batch import resolve_device
+
+    assert torch.device("cuda") != torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cpu") == torch.device("cpu")

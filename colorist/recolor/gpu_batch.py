@@ -81,6 +81,18 @@ class PackedBatch:
         return views
 
 
+def resolve_device(device) -> Any:
+    """``device`` with its index made explicit: ``torch.device("cuda") == tensor.device``
+    is False for every CUDA tensor (those say ``cuda:0``), which made every comparison in
+    ``pack`` miss and every batch round-trip the host."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 def _as_tensor(x: Any, device):
     import torch
 
@@ -121,7 +133,7 @@ def pack(images: Sequence, masks: Sequence, device) -> PackedBatch:
     """
     import torch
 
-    device = torch.device(device)
+    device = resolve_device(device)
     shapes = [(int(im.shape[0]), int(im.shape[1])) for im in images]
     counts = np.array([h * w for h, w in shapes], dtype=np.int64)
     if len(images) and _consecutive(images, device) and _consecutive(masks, device):
