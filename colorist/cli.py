@@ -67,3 +67,18 @@ def in_file(text: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text} is not an existing file")
     return path
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's layout and shows every option's default.
+
+    ``(default: X)`` is added to an option's help unless the help already says its default,
+    the default is None (the help says what happens then) or the option is a switch.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("%(default)" in text or "default:" in text or not action.option_strings
+                or action.default in (None, argparse.SUPPRESS) or action.nargs == 0):
+            return text
+        return text + " (default: %(default)s)"

@@ -20,12 +20,13 @@ import sys
 from pathlib import Path
 
 from colorist._native import describe_auto_choice
-from colorist.cli import float_range, in_file, in_folder, int_range, out_folder
+from colorist.cli import HelpFormatter, float_range, in_file, in_folder, int_range, out_folder
 from colorist.dataset.build import BuildConfig, build, format_summary, mine
 from colorist.dataset.object_masks import MASK_SOURCE_NAMES
 from colorist.dataset.preview import dataset_preview
 from colorist.dataset.schema import DatasetError
 from colorist.dataset.select import COMPLEMENTARY_COLORS, DEFAULT_COLORS
+from colorist.extras import run_with_extra
 from colorist.io.images import MAX_PIXELS
 from colorist.palette import DEFAULT_PALETTE, UnknownColorError
 from colorist.recolor.backends import BACKENDS
@@ -66,10 +67,13 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m colorist.dataset", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m colorist.dataset", description=__doc__,
+                                 formatter_class=HelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    _add_source_args(sub.add_parser("mine", help="select objects, write objects.jsonl"))
-    b = sub.add_parser("build", help="mine + recolour + write the dataset")
+    _add_source_args(sub.add_parser("mine", help="select objects, write objects.jsonl",
+                                    formatter_class=HelpFormatter))
+    b = sub.add_parser("build", help="mine + recolour + write the dataset",
+                       formatter_class=HelpFormatter)
     _add_source_args(b)
     b.add_argument("--images", type=in_folder, required=True,
                    help="folder of the source images (file names may not leave it)")
@@ -83,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],
                    help="recolouring backend (default: %(default)s)")
     b.add_argument("--mask-source", default="coco", choices=list(MASK_SOURCE_NAMES),
-                   help="COCO polygons/RLE, or text-prompted masks from exported models")
+                   help="COCO polygons/RLE, or text-prompted masks from exported models "
+                        "(default: %(default)s)")
     b.add_argument("--mask-models", type=Path,
                    help="folder written by python -m colorist.masks export")
     b.add_argument("--refine-color", action="store_true",
@@ -101,7 +106,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--rebuild", action="store_true",
                    help="OUT was built with other settings: move that build to "
                         "OUT/replaced/<time>/ and build again")
-    v = sub.add_parser("preview", help="contact sheet PNG of a built dataset")
+    v = sub.add_parser("preview", help="contact sheet PNG of a built dataset",
+                       formatter_class=HelpFormatter)
     v.add_argument("root", type=in_folder, help="a built dataset folder")
     v.add_argument("-o", "--output", type=Path, help="PNG to write (default: ROOT/preview.png)")
     return ap
@@ -185,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
     try:
-        return _run(args)
+        return run_with_extra(f"dataset {args.command}", ("nlp", "masks"), lambda: _run(args))
     except (SourceError, DatasetError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,8 @@
 ``color`` runs the 8-way colour choice on the validation originals and the 4-way
 complementary task (when the dataset has that split), and writes OUT/report.json (per
 model: accuracy, mean_diff, std_diff, per_color_accuracy, complementary, flickr),
-OUT/report.md and a confusion-matrix PNG per model and task.
+OUT/report.md and a confusion-matrix PNG per model and task. Needs the 'train' extra:
+pip install 'colorist[train]'.
 """
 
 from __future__ import annotations
@@ -17,33 +18,33 @@ import argparse
 import sys
 from pathlib import Path
 
-from colorist.dataset.bank import GroupBank
-from colorist.dataset.schema import DatasetError, load_groups
-from colorist.eval.color import color_choice_scorer
-from colorist.eval.flickr import FlickrFormatError, flickr_expert
-from colorist.eval.report import write_report
-from colorist.models import load_scorer
+from colorist.cli import HelpFormatter
+from colorist.extras import run_with_extra
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m colorist.eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("color", help="colour choice (+ complementary, + Flickr8k-Expert)")
-    c.add_argument("--model", action="append", required=True, help="repeat for several")
-    c.add_argument("--data", type=Path, required=True)
-    c.add_argument("--split", default="val")
+    c = sub.add_parser("color", help="colour choice (+ complementary, + Flickr8k-Expert)",
+                       formatter_class=HelpFormatter)
+    c.add_argument("--model", action="append", required=True,
+                   help="hub id, save_pretrained folder or open_clip name; repeat for several")
+    c.add_argument("--data", type=Path, required=True, help="a built dataset folder")
+    c.add_argument("--split", default="val", help="the dataset split of the colour choice")
     c.add_argument("--flickr-dir", type=Path, help="folder with ExpertAnnotations.txt, "
                    "Flickr8k.token.txt and the images (Flicker8k_Dataset/ or images/)")
-    c.add_argument("--out", type=Path, required=True)
-    c.add_argument("--device")
-    f = sub.add_parser("flickr", help="Flickr8k-Expert correlation only")
-    f.add_argument("--model", action="append", required=True)
-    f.add_argument("--annotations", type=Path, required=True)
-    f.add_argument("--captions", type=Path, required=True)
-    f.add_argument("--images", type=Path, required=True)
-    f.add_argument("--out", type=Path, required=True)
-    f.add_argument("--device")
+    c.add_argument("--out", type=Path, required=True, help="report folder")
+    c.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
+    f = sub.add_parser("flickr", help="Flickr8k-Expert correlation only",
+                       formatter_class=HelpFormatter)
+    f.add_argument("--model", action="append", required=True,
+                   help="hub id, save_pretrained folder or open_clip name; repeat for several")
+    f.add_argument("--annotations", type=Path, required=True, help="ExpertAnnotations.txt")
+    f.add_argument("--captions", type=Path, required=True, help="Flickr8k.token.txt")
+    f.add_argument("--images", type=Path, required=True, help="folder of the Flickr8k images")
+    f.add_argument("--out", type=Path, required=True, help="report folder")
+    f.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     return p
 
 
@@ -54,6 +55,13 @@ def _flickr_files(folder: Path) -> tuple[Path, Path, Path]:
 
 
 def run(args) -> Path:
+    from colorist.dataset.bank import GroupBank
+    from colorist.dataset.schema import DatasetError, load_groups
+    from colorist.eval.color import color_choice_scorer
+    from colorist.eval.flickr import flickr_expert
+    from colorist.eval.report import write_report
+    from colorist.models import load_scorer
+
     results: dict[str, dict] = {}
     for name in args.model:
         scorer = load_scorer(name, device=args.device)
@@ -76,8 +84,10 @@ def run(args) -> Path:
     return write_report(args.out, results)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _main(args) -> int:
+    from colorist.dataset.schema import DatasetError
+    from colorist.eval.flickr import FlickrFormatError
+
     try:
         path = run(args)
     except (DatasetError, FlickrFormatError, FileNotFoundError, OSError, ValueError) as e:
@@ -85,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(path.read_text())
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return run_with_extra("eval", "train", lambda: _main(args))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
 Models are a hub id, a ``save_pretrained`` folder, an official SAM ``.pth``, or a size of
 random weights (``tiny``, ``vit-b``/``vit-l``/``vit-h``, ``swin-t``, ``rd64``) for tests and
 benchmarks. After each export ONNX Runtime runs against PyTorch on a random input and the
-largest absolute difference is printed.
+largest absolute difference is printed. Needs the 'masks' extra: pip install 'colorist[masks]'.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from colorist.cli import HelpFormatter
+from colorist.extras import run_with_extra
 
 RANDOM = {"sam": ("tiny", "vit-b", "vit-l", "vit-h"), "dino": ("tiny", "swin-t"),
           "clipseg": ("tiny", "rd64")}
@@ -36,27 +39,32 @@ def _size(text: str) -> tuple[int, int]:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m colorist.masks", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 formatter_class=HelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    e = sub.add_parser("export", help="SAM / GroundingDINO / CLIPSeg -> ONNX")
+    e = sub.add_parser("export", help="SAM / GroundingDINO / CLIPSeg -> ONNX",
+                       formatter_class=HelpFormatter)
     e.add_argument("--sam", help="hub id, folder, official .pth, or a random size")
     e.add_argument("--dino", help="GroundingDINO hub id or folder, or a random size")
     e.add_argument("--clipseg", help="CLIPSeg hub id or folder, or a random size")
-    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True,
+                   help="folder for the ONNX files, tokenizers and manifest")
     e.add_argument("--fp16", action="store_true", help="float16 weights (inputs stay float32)")
     e.add_argument("--dino-size", type=_size, default=(800, 1333),
-                   help="GroundingDINO's fixed input HxW (images are letterboxed into it)")
+                   help="GroundingDINO's fixed input HxW (images are letterboxed into it; "
+                        "default: 800x1333)")
     e.add_argument("--clipseg-size", type=int, default=352,
                    help="CLIPSeg's square input size (its processor uses 352)")
-    e.add_argument("--opset", type=int, default=17)
+    e.add_argument("--opset", type=int, default=17, help="ONNX opset version")
     e.add_argument("--no-verify", action="store_true", help="skip the ORT vs PyTorch check")
-    p = sub.add_parser("predict", help="mask of one object in one image, as a PNG")
-    p.add_argument("image", type=Path)
+    p = sub.add_parser("predict", help="mask of one object in one image, as a PNG",
+                       formatter_class=HelpFormatter)
+    p.add_argument("image", type=Path, help="the image")
     p.add_argument("text", help="the object, e.g. 'car'")
     p.add_argument("--models", type=Path, required=True, help="folder written by export")
-    p.add_argument("--source", choices=["grounded-sam", "clipseg"], default="grounded-sam")
+    p.add_argument("--source", choices=["grounded-sam", "clipseg"], default="grounded-sam",
+                   help="which exported models make the mask")
     p.add_argument("--refine-color", help="keep the parts of the mask that have this colour")
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", type=Path, required=True, help="the mask PNG to write")
     return ap
 
 
@@ -137,6 +145,10 @@ def predict_main(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    return run_with_extra(f"masks {args.command}", "masks", lambda: _main(args))
+
+
+def _main(args) -> int:
     from colorist.io.images import ImageReadError
     from colorist.masks.convert import CheckpointError
     from colorist.masks.onnx_runtime import MaskModelError

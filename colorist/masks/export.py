@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from colorist.hub import from_pretrained
 from colorist.io.atomic import atomic_write_json
 from colorist.masks.manifest import (
     CLIPSEG_INPUTS,
@@ -126,25 +127,25 @@ def load_sam(spec: str | Path):
         from colorist.masks.convert import load_official_sam
 
         return load_official_sam(spec)
-    return SamModel.from_pretrained(str(spec)).eval()
+    return from_pretrained(SamModel.from_pretrained, spec).eval()
 
 
 def load_dino(spec: str | Path):
     from transformers import AutoTokenizer, GroundingDinoForObjectDetection
 
-    model = GroundingDinoForObjectDetection.from_pretrained(str(spec))
+    model = from_pretrained(GroundingDinoForObjectDetection.from_pretrained, spec)
     model.config.disable_custom_kernels = True
     for module in model.modules():  # the pure-PyTorch grid_sample path exports
         if hasattr(module, "disable_custom_kernels"):
             module.disable_custom_kernels = True
-    return model.eval(), AutoTokenizer.from_pretrained(str(spec))
+    return model.eval(), from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
 
 
 def load_clipseg(spec: str | Path):
     from transformers import AutoTokenizer, CLIPSegForImageSegmentation
 
-    return (CLIPSegForImageSegmentation.from_pretrained(str(spec)).eval(),
-            AutoTokenizer.from_pretrained(str(spec)))
+    return (from_pretrained(CLIPSegForImageSegmentation.from_pretrained, spec).eval(),
+            from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer"))
 
 
 # ---- export -----------------------------------------------------------------------------

@@ -8,18 +8,22 @@
     scorer.clip_score(images, captions)                       # (N,) CLIP-S, w = 2.5
 
 The registry maps a name prefix to a builder (segment-anything style): ``hf-hub:`` and
-``open_clip:`` go to open_clip, everything else to transformers.
+``open_clip:`` go to open_clip, everything else to transformers. Names load on first use
+(torch and transformers come with the 'train' extra).
 """
 
-from colorist.models.scorer import (
-    SCORER_REGISTRY,
-    HFClipScorer,
-    OpenClipScorer,
-    Scorer,
-    clip_score,
-    load_scorer,
-)
-from colorist.models.tiny import build_tiny_clip, build_word_tokenizer
+from importlib import import_module
+
+_LAZY = {**dict.fromkeys(["SCORER_REGISTRY", "HFClipScorer", "OpenClipScorer", "Scorer",
+                          "clip_score", "load_scorer"], "colorist.models.scorer"),
+         **dict.fromkeys(["build_tiny_clip", "build_word_tokenizer"], "colorist.models.tiny")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'colorist.models' has no attribute {name!r}")
+
 
 __all__ = [
     "SCORER_REGISTRY", "HFClipScorer", "OpenClipScorer", "Scorer", "build_tiny_clip",

@@ -103,8 +103,10 @@ class HFClipScorer(_Encoding):
         path = Path(name)
         if path.exists() and not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path}: not a save_pretrained directory (no config.json)")
-        model = CLIPModel.from_pretrained(str(name))
-        processor = CLIPProcessor.from_pretrained(str(name))
+        from colorist.hub import from_pretrained
+
+        model = from_pretrained(CLIPModel.from_pretrained, name)
+        processor = from_pretrained(CLIPProcessor.from_pretrained, name, "processor")
         return cls(model, processor, str(name), device)
 
     @property
@@ -157,7 +159,7 @@ class OpenClipScorer(_Encoding):
             import open_clip
         except ImportError as e:
             raise ImportError(f"{name}: open_clip models need `pip install open_clip_torch` "
-                              f"(and torchvision): {e}") from e
+                              f"(and torchvision): {e}", name="open_clip") from e
         if name.startswith("open_clip:"):
             arch, _, pretrained = name.removeprefix("open_clip:").partition("/")
             model, _, transform = open_clip.create_model_and_transforms(

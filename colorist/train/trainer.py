@@ -17,7 +17,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -25,7 +25,8 @@ import torch
 from colorist.dataset.bank import GroupBank
 from colorist.dataset.schema import DatasetError, load_groups
 from colorist.io.atomic import atomic_write_json, atomic_write_text
-from colorist.train.lora import ATTENTION, apply_lora, resolve_layers
+from colorist.train.config import TrainConfig
+from colorist.train.lora import apply_lora, resolve_layers
 from colorist.train.loss import ColorGroupLoss
 from colorist.train.towers import num_layers, text_prefix, vision_prefix
 
@@ -35,41 +36,13 @@ class CheckpointError(ValueError):
 
 
 @dataclass
-class TrainConfig:
-    model: str = "openai/clip-vit-base-patch32"  # hub id or save_pretrained directory
-    data: str | Path = ""  # a built dataset (OUT of `python -m colorist.dataset build`)
-    out: str | Path = "colorist-train"
-    blocks: int | list[int] = 1  # LoRA on the last k blocks, or explicit block indices
-    targets: tuple[str, ...] = ATTENTION
-    rank: int = 8
-    alpha: int = 16
-    lora_dropout: float = 0.0
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    epochs: int = 10
-    groups_per_batch: int = 8  # G groups x (up to) 8 variants per step, over all ranks
-    negatives: str = "group"  # "group" (the thesis' loss) or "batch"
-    temperature: float = 0.07
-    learn_temperature: bool = False
-    pairs_weight: float = 0.0  # symmetric CLIP loss on the batch's originals
-    prefix_cache: str = "auto"  # "auto" (when the first blocks are frozen), "on", "off"
-    compile: str = "auto"  # "auto" (on CUDA), "on", "off"
-    bf16: bool = True  # bf16 autocast on CUDA; CPU always trains in fp32
-    seed: int = 0
-    device: str | None = None
-    resume: bool = True
-    max_grad_norm: float | None = 1.0
-    progress: bool = True
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
 class TrainResult:
     out: Path
     epochs: int
     log: list[dict]
     seconds: float
     steps_per_s: float
+    rank: int = 0  # this process's rank under torchrun: only rank 0 reports
 
 
 def _dist():
@@ -238,7 +211,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         import torch.distributed as dist
 
         dist.barrier()
-    return TrainResult(out, cfg.epochs, log, seconds, steps / seconds if seconds else 0.0)
+    return TrainResult(out, cfg.epochs, log, seconds, steps / seconds if seconds else 0.0,
+                       rank)
 
 
 def _maybe_groups(data: Path, split: str):
