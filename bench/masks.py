@@ -8,7 +8,8 @@ plus the colour-aware refinement on one core.
     python bench/masks.py --size tiny              # smoke run with the tiny test models
 
 Each timed row: median seconds per batch over --repeat runs after one warm-up, images/s.
-Writes bench/results/masks-<device>.json and .md (merged with earlier runs of other rows).
+Prints the table; ``--save`` also writes bench/results/masks-<device>.json and .md (merged
+with earlier runs of other rows).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.run import median_ms  # noqa: E402
+from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.io.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from colorist.masks import configs, export, manifest  # noqa: E402
 from colorist.masks.onnx_runtime import open_session  # noqa: E402
@@ -196,13 +198,13 @@ def bench_refine(repeat: int) -> list[dict]:
     return rows
 
 
-def write(rows: list[dict], device: str) -> None:
-    res = ROOT / "bench" / "results"
+def write(rows: list[dict], device: str, save: bool = False,
+          res: Path = ROOT / "bench" / "results") -> None:
+    """Print the table of ``rows`` merged with the saved ones; write both with ``save``."""
     path = res / f"masks-{device}.json"
     old = json.loads(path.read_text())["rows"] if path.is_file() else []
     keys = {(r["model"], r["size"], r["row"], r.get("file")) for r in rows}
     rows = [r for r in old if (r["model"], r["size"], r["row"], r.get("file")) not in keys] + rows
-    atomic_write_json(path, {"device": device, "torch": torch.__version__, "rows": rows})
     lines = [f"# Mask models on {device}", "",
              "| model | size | row | file / batch | MB | export s | ms | images/s | note |",
              "|---|---|---|---|---:|---:|---:|---:|---|"]
@@ -221,31 +223,46 @@ def write(rows: list[dict], device: str) -> None:
         lines.append(f"| {r['model']} | {r['size']} | {r['row']} | {what}"
                      f" | {r.get('mb', '')} | {r.get('export_s', '')} | {ms} | "
                      f"{r.get('images_per_s', '')} | {note} |")
+    print("\n".join(lines))
+    if not save:
+        print("not saved (pass --save to write bench/results/)")
+        return
+    atomic_write_json(path, {"device": device, "torch": torch.__version__, "rows": rows})
     atomic_write_text(res / f"masks-{device}.md", "\n".join(lines) + "\n")
     print(f"wrote {path}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--size", choices=["real", "tiny"], default="real")
-    ap.add_argument("--sam-size", default="vit-b", choices=list(configs.SAM_SIZES))
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--size", choices=["real", "tiny"], default="real",
+                    help="real model sizes, or the tiny test models (smoke run)")
+    ap.add_argument("--sam-size", default="vit-b", choices=list(configs.SAM_SIZES),
+                    help="SAM image encoder size")
     ap.add_argument("--only", nargs="*", choices=["sam", "dino", "clipseg"],
-                    default=["sam", "dino", "clipseg"])
+                    default=["sam", "dino", "clipseg"], help="models to benchmark")
     ap.add_argument("--dino-size", type=lambda s: tuple(int(x) for x in s.split("x")),
-                    default=(800, 1333))
-    ap.add_argument("--clipseg-size", type=int, default=352)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=3)
+                    default=(800, 1333), help="GroundingDINO input HxW (default: 800x1333)")
+    ap.add_argument("--clipseg-size", type=int, default=352, help="CLIPSeg square input size")
+    ap.add_argument("--batch", type=int, default=1, help="images per timed call")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per row (median)")
     ap.add_argument("--no-timing", action="store_true", help="export + file size only")
-    ap.add_argument("--no-verify", action="store_true")
-    ap.add_argument("--refine-only", action="store_true")
-    ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the .json")
+    ap.add_argument("--no-verify", action="store_true", help="skip the ORT vs PyTorch check")
+    ap.add_argument("--refine-only", action="store_true",
+                    help="only the colour-aware refinement (640x480, one core)")
+    ap.add_argument("--render-only", action="store_true",
+                    help="print the table of the saved .json (with --save: rewrite the .md)")
     ap.add_argument("--pipeline", action="store_true",
                     help="also GroundedSam end to end (load time, images/s)")
     ap.add_argument("--fp16", action="store_true", help="export float16 weights")
-    args = ap.parse_args()
+    ap.add_argument("--save", action="store_true",
+                    help="write bench/results/masks-<device>.json and .md (else only print)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     if args.render_only:
-        write([], _device_name())
+        write([], _device_name(), args.save)
         return
     rows = bench_refine(max(args.repeat, 20))
     if not args.refine_only:
@@ -256,7 +273,7 @@ def main() -> None:
                 rows += bench_model(name, size, args, Path(tmp) / name)
             if args.pipeline:
                 rows += bench_pipeline(args, Path(tmp))
-    write(rows, _device_name())
+    write(rows, _device_name(), args.save)
 
 
 if __name__ == "__main__":

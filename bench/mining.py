@@ -5,7 +5,9 @@
     python bench/mining.py --n 50000 --batch-size 512
 
 Throughput counts every caption handed in (as a user feeding COCO sees it), not only the
-ones that name a colour; the share with a colour word is printed beside it. Writes
+ones that name a colour; the share with a colour word is printed beside it. The captions
+default to ../shared/data/coco-mini, else the copy shipped with the tests
+(tests/data/coco-mini). Prints the table; ``--save`` also writes
 bench/results/mining-<machine>.json and .md.
 """
 
@@ -23,9 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from colorist.captions import _color_word_pattern, load_spacy, mine_captions  # noqa: E402
+from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.palette import DEFAULT_PALETTE  # noqa: E402
 
-ANNOTATIONS = ROOT.parent / "shared/data/coco-mini/annotations"
+COCO_DIRS = (ROOT.parent / "shared/data/coco-mini", ROOT / "tests/data/coco-mini")
+ANNOTATIONS = next((d / "annotations" for d in COCO_DIRS if d.is_dir()),
+                   COCO_DIRS[-1] / "annotations")
 DEFAULT_CAPTIONS = ANNOTATIONS / "captions_train2017.json"
 DEFAULT_INSTANCES = ANNOTATIONS / "instances_train2017.json"
 
@@ -48,15 +53,24 @@ def measure(texts: list[str], categories: list[str], n_process: int, batch_size:
     return dt
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--captions", type=Path, default=DEFAULT_CAPTIONS)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--captions", type=Path, default=DEFAULT_CAPTIONS, help="COCO captions JSON")
     p.add_argument("--instances", type=Path, default=DEFAULT_INSTANCES,
                    help="instances JSON (for the category names)")
     p.add_argument("--n", type=int, default=20000, help="captions to mine (repeats the file)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--n-process", type=int, nargs="+", default=[1, 2])
-    args = p.parse_args(argv)
+    p.add_argument("--batch-size", type=int, default=256, help="spaCy nlp.pipe batch size")
+    p.add_argument("--n-process", type=int, nargs="+", default=[1, 2],
+                   help="worker process counts to measure")
+    p.add_argument("--save", action="store_true",
+                   help="write bench/results/mining-<machine>.json and .md (else only print)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench/results",
+                   help="results folder used with --save")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
 
     texts = load_captions(args.captions, args.n)
     categories = [c["name"] for c in json.loads(args.instances.read_text())["categories"]]
@@ -72,15 +86,18 @@ def main(argv=None) -> int:
     result = {"machine": machine, "captions_file": str(args.captions),
               "share_with_color_word": round(share, 4), "batch_size": args.batch_size,
               "rows": rows}
-    out = ROOT / "bench/results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"mining-{machine}.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [f"# Caption mining on {machine}", "",
           f"{len(texts)} captions from `{args.captions.name}`, {share:.1%} with a colour word, "
           f"batch_size {args.batch_size}.", "",
           "| n_process | captions/s | seconds |", "|---:|---:|---:|"]
     md += [f"| {r['n_process']} | {r['captions_per_s']:,.0f} | {r['seconds']} |" for r in rows]
-    (out / f"mining-{machine}.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    if not args.save:
+        print("not saved (pass --save to write bench/results/)")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"mining-{machine}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"mining-{machine}.md").write_text("\n".join(md) + "\n")
     return 0
 
 

@@ -8,10 +8,11 @@ Backends: ``reference`` (numpy/OpenCV), ``cpu`` (C++/OpenMP), ``torch-eager`` (t
 unfused kornia/torchvision way, bench/torch_eager.py), ``triton`` and ``cuda`` (fused
 kernels). GPU rows: sizes 256^2..2048^2, batch 1..256, K = 1 and 7, timed by
 ``triton.testing.do_bench`` (median) on a packed batch into a preallocated output; GB/s
-counts the bytes a fused kernel must move (3 read + 1 mask + 3K written per pixel), and
+counts the bytes a fused kernel must move (3 read + 1 alpha + 3K written per pixel), and
 ``% of copy`` compares that with a device-to-device copy measured in the same run (the
-practical bandwidth peak). CPU rows: median of repeated runs, 1 and 2 threads. Writes
-bench/results/<device>.json and .md.
+practical bandwidth peak). CPU rows: median of repeated runs, 1 and 2 threads. Prints
+the table; ``--save`` also writes bench/results/<device>.json and .md (the committed
+results are never overwritten by a plain run).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.e2e import bulk_images_per_second  # noqa: E402
 from bench.torch_eager import recolor_torch_eager  # noqa: E402
+from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.palette import DEFAULT_PALETTE  # noqa: E402
 from colorist.recolor import gpu_backends  # noqa: E402
 from colorist.recolor.backends import BACKENDS, available_backends, get_backend  # noqa: E402
@@ -60,14 +62,14 @@ class Row:
 
 
 def make_input(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """A real photo (the demo stop sign) resized, with an elliptic mask over ~40% of it."""
+    """A real photo (the demo stop sign) resized, with an elliptic alpha over ~40% of it."""
     demo = ROOT / "colorist" / "data" / "demo" / "images" / "000000525891.jpg"
     bgr = cv2.imread(str(demo))
     image = cv2.cvtColor(cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR),
                          cv2.COLOR_BGR2RGB)
     mask = np.zeros((h, w), np.uint8)
-    cv2.ellipse(mask, (w // 2, h // 2), (int(w * 0.36), int(h * 0.36)), 0, 0, 360, 1, -1)
-    return image, mask
+    cv2.ellipse(mask, (w // 2, h // 2), (int(w * 0.36), int(h * 0.36)), 0, 0, 360, 255, -1)
+    return image, mask  # the mask as the kernels' alpha: 255 inside, 0 outside
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -224,14 +226,22 @@ def device_name() -> str:
     return f"cpu-{cpu}".replace(" ", "_").replace("/", "_")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small grid for CPU-only smoke runs")
     ap.add_argument("--cpu", action="store_true", help="also the CPU grid on a GPU machine")
     ap.add_argument("--e2e-images", type=int, default=0,
-                    help="input images of the end-to-end bulk run (default 2048 GPU, 32 CPU)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    args = ap.parse_args()
+                    help="input images of the end-to-end bulk run (default: 0 = 2048 on a "
+                         "GPU, 32 on a CPU)")
+    ap.add_argument("--save", action="store_true",
+                    help="write the results to --out (else only print them)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                    help="results folder used with --save")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     gpu = torch.cuda.is_available()
     meta = {"device": device_name(), "python": platform.python_version(),
             "opencv": cv2.__version__, "torch": torch.__version__, "quick": args.quick,
@@ -247,10 +257,7 @@ def main() -> None:
     image, _ = make_input(480, 640)
     meta["e2e"] = bulk_images_per_second(backend, image, n, k=7, batch_size=64 if gpu else 16)
     print(f"end to end: {meta['e2e']}", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     name = meta["device"]
-    (args.out / f"{name}.json").write_text(
-        json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
     e2e = meta["e2e"]
     text = markdown(rows) + (
         f"\nEnd to end (`run_batch`, {e2e['images_in']} 640x480 JPEGs, K={e2e['k']}, backend "
@@ -259,8 +266,14 @@ def main() -> None:
     if gpu:
         text += (f"\nDevice-to-device copy: {meta['copy_gb_per_s']} GB/s. Max |diff| vs "
                  f"reference: {meta['max_abs_diff_vs_reference']}.\n")
-    (args.out / f"{name}.md").write_text(text)
     print("\n" + text)
+    if not args.save:
+        print("not saved (pass --save to write bench/results/)")
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.json").write_text(
+        json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(text)
     print(f"saved {args.out / (name + '.json')}")
 
 

@@ -6,8 +6,8 @@ torch.compile + bf16 vs the frozen-prefix cache.
 
 Each row: train steps/s (G=8 groups x 8 variants = 64 images + 64 captions per step, LoRA
 on the last block of both towers, r=8), the epoch time over the pairs, and the projected
-time of 50 epochs (cached rows include building the cache once). Writes
-bench/results/train-<device>.json and .md.
+time of 50 epochs (cached rows include building the cache once). Prints the table;
+``--save`` also writes bench/results/train-<device>.json and .md.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.models.tiny import clip_config  # noqa: E402
 from colorist.train.data import Group, GroupBank  # noqa: E402
 from colorist.train.lora import apply_lora, resolve_layers  # noqa: E402
@@ -92,13 +93,22 @@ def measure(size: str, device: torch.device, compiled: bool, bf16: bool, cached:
             "pairs": n_groups * 8, "loss": round(loss.item(), 4)}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--size", default=None, choices=["vit-b-32", "tiny"])
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--size", default=None, choices=["vit-b-32", "tiny"],
+                   help="model size (default: vit-b-32 on a GPU, tiny on a CPU)")
     p.add_argument("--groups", type=int, default=500, help="groups of 8 (500 = 4,000 pairs)")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=5)
-    args = p.parse_args(argv)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per row")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    p.add_argument("--save", action="store_true",
+                   help="write bench/results/train-<device>.json and .md (else only print)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench/results",
+                   help="results folder used with --save")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     size = args.size or ("vit-b-32" if cuda else "tiny")
@@ -118,17 +128,20 @@ def main(argv=None) -> int:
         r["speedup_steps"] = round(r["steps_per_s"] / base["steps_per_s"], 2)
         r["speedup_50_epochs"] = round(base["epochs50_s"] / r["epochs50_s"], 2)
     dev = torch.cuda.get_device_name() if cuda else "cpu"
-    out = ROOT / "bench/results"
-    out.mkdir(parents=True, exist_ok=True)
     tag = dev.replace(" ", "-")
-    (out / f"train-{tag}.json").write_text(json.dumps({"device": dev, "rows": rows}, indent=2))
     md = [f"# LoRA training on {dev} ({size}, {args.groups * 8} pairs, G=8 x 8)", "",
           "| config | steps/s | x eager | epoch s | 50 epochs s | x eager (50 ep) |",
           "|---|---:|---:|---:|---:|---:|"]
     md += [f"| {r['name']} | {r['steps_per_s']} | {r['speedup_steps']} | {r['epoch_s']} | "
            f"{r['epochs50_s']} | {r['speedup_50_epochs']} |" for r in rows]
-    (out / f"train-{tag}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
+    if not args.save:
+        print("not saved (pass --save to write bench/results/)")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"train-{tag}.json").write_text(json.dumps({"device": dev, "rows": rows},
+                                                           indent=2))
+    (args.out / f"train-{tag}.md").write_text("\n".join(md) + "\n")
     return 0
 
 
