@@ -10,7 +10,7 @@ import numpy as np
 from colorist.palette import DEFAULT_PALETTE, Palette
 from colorist.recolor.backends import Backend, get_backend
 from colorist.recolor.plan import SourceBox, default_box, plan_batch
-from colorist.recolor.prepass import DEFAULT_PREPASS, PrepassConfig, prepass
+from colorist.recolor.prepass import DEFAULT_PREPASS, PrepassConfig
 
 
 class RecolorInputError(ValueError):
@@ -170,17 +170,20 @@ def plan_objects(
     threads: int = 0,
     fit_source: bool = True,
     selective: bool = True,
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """The pre-pass and the plan of validated images and masks (see ``recolor``).
+) -> tuple[list, np.ndarray]:
+    """The pre-pass (the backend's: ``impl.prepass``) and the plan of validated images and
+    masks (see ``recolor``).
 
     Returns:
-        N ``(H_i, W_i)`` uint8 alphas, and the ``(N, K, NUM_PARAMS)`` parameter table.
+        N ``(H_i, W_i)`` uint8 alphas (numpy for host backends; torch tensors on the device
+        for GPU backends), and the ``(N, K, NUM_PARAMS)`` parameter table.
     """
     n = len(images)
     sources = _per_item(source, n, "source")
     cfg = DEFAULT_PREPASS if selective else PrepassConfig(selective=False)
-    alphas, boxes = prepass([_to_numpy(im) for im in images],
-                            [_to_numpy(m) for m in masks], sources, palette, cfg)
+    if not impl.on_gpu:  # GPU backends take device arrays as they are (no host round trip)
+        images, masks = [_to_numpy(im) for im in images], [_to_numpy(m) for m in masks]
+    alphas, boxes = impl.prepass(images, masks, sources, palette, cfg)
     if not fit_source:
         boxes = [_palette_box(palette, s, b) for s, b in zip(sources, boxes)]
     return alphas, plan_batch(sources, _per_item(targets, n, "targets"), palette, boxes)

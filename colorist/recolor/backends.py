@@ -22,6 +22,7 @@ import numpy as np
 
 from colorist._native import BackendUnavailableError, cpu_extension, cpu_extension_error
 from colorist.recolor import gpu_backends as gpu
+from colorist.recolor.prepass import prepass as numpy_prepass
 from colorist.recolor.reference import recolor_reference
 
 RunFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], np.ndarray, int], list]
@@ -40,6 +41,9 @@ class Backend:
             in place of ``images`` (with ``alphas=None``).
         emulated: True while the backend runs in an emulator (``auto`` skips it then).
         device: the torch device its outputs live on.
+        prepass: ``(images, masks, sources, palette, cfg) -> (alphas, boxes)``, the
+            per-object pre-pass on the arrays as the backend holds them (numpy on the
+            host; GPU backends: torch on the device, alphas stay there for ``pack``).
     """
 
     name: str
@@ -49,6 +53,7 @@ class Backend:
     pack: Callable | None = None
     emulated: Callable[[], bool] = lambda: False
     device: Callable[[], str] = lambda: "cpu"
+    prepass: Callable = numpy_prepass
 
     @property
     def on_gpu(self) -> bool:
@@ -109,15 +114,28 @@ def _cpu_unavailable() -> str | None:
     return None
 
 
+def _prepass_torch_on(device: Callable[[], str]) -> Callable:
+    """The torch pre-pass (colorist.recolor.prepass_torch) on a GPU backend's device
+    (images elsewhere are copied there once); torch is imported on first use."""
+
+    def run(images, masks, sources, palette, cfg):
+        from colorist.recolor.prepass_torch import prepass_torch
+
+        return prepass_torch(images, masks, sources, palette, cfg, device=device())
+
+    return run
+
+
 register_backend(Backend("reference", 0, _run_reference, lambda: None))
 register_backend(Backend("cpu", 10, _run_cpu, _cpu_unavailable))
 register_backend(Backend(
     "triton", 20, gpu.run_triton, gpu.triton_unavailable,
     pack=gpu.pack_triton, emulated=gpu.triton_interpreted, device=gpu.triton_device,
+    prepass=_prepass_torch_on(gpu.triton_device),
 ))
 register_backend(Backend(
     "cuda", 30, gpu.run_cuda, gpu.cuda_unavailable, pack=gpu.pack_cuda,
-    device=lambda: "cuda",
+    device=lambda: "cuda", prepass=_prepass_torch_on(lambda: "cuda"),
 ))
 
 __all__ = [
