@@ -41,13 +41,32 @@ struct Block {
   int n = 0;
   std::int64_t index[kBlock];
   int alpha[kBlock];
+  int r0[kBlock], g0[kBlock], b0[kBlock];  // the original pixel
   float h[kBlock], s[kBlock], v[kBlock];
   float r[kBlock], g[kBlock], b[kBlock];
+  u8 out_r[kBlock], out_g[kBlock], out_b[kBlock];  // blended, before the scatter
 };
 
-void recolor_block_hsv(Block& blk, const float* p) {
+// The variant loop over a block is where K > 1 spends its time: vectorised (SSE2 baseline),
+// and cloned for AVX2 where the compiler supports function multiversioning (chosen at load
+// time by the CPU, so one wheel runs everywhere).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define COLORIST_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define COLORIST_SIMD_CLONES
+#endif
+
+COLORIST_SIMD_CLONES void recolor_block_hsv(Block& blk, const float* p) {
   const int n = blk.n;
-  for (int i = 0; i < n; ++i) recolor_hsv_f(blk.h[i], blk.s[i], blk.v[i], p, &blk.r[i], &blk.g[i], &blk.b[i]);
+  for (int i = 0; i < n; ++i) {
+    recolor_hsv_f(blk.h[i], blk.s[i], blk.v[i], p, &blk.r[i], &blk.g[i], &blk.b[i]);
+  }
+  for (int i = 0; i < n; ++i) {  // round, then the alpha blend: vectorised as well
+    const int a = blk.alpha[i];
+    blk.out_r[i] = blend_u8(blk.r0[i], unit_to_u8(blk.r[i]), a);
+    blk.out_g[i] = blend_u8(blk.g0[i], unit_to_u8(blk.g[i]), a);
+    blk.out_b[i] = blend_u8(blk.b0[i], unit_to_u8(blk.b[i]), a);
+  }
 }
 
 void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bool need_lab) {
@@ -57,12 +76,11 @@ void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bo
     std::uint8_t* out = job.out + var * plane;
     if (p[P_MODE] == (float)MODE_HSV) {
       recolor_block_hsv(blk, p);
-      for (int i = 0; i < blk.n; ++i) {
-        const u8* px = job.rgb + 3 * blk.index[i];
+      for (int i = 0; i < blk.n; ++i) {  // scatter to the pixels' places
         std::uint8_t* o = out + 3 * blk.index[i];
-        o[0] = blend_u8(px[0], unit_to_u8(blk.r[i]), blk.alpha[i]);
-        o[1] = blend_u8(px[1], unit_to_u8(blk.g[i]), blk.alpha[i]);
-        o[2] = blend_u8(px[2], unit_to_u8(blk.b[i]), blk.alpha[i]);
+        o[0] = blk.out_r[i];
+        o[1] = blk.out_g[i];
+        o[2] = blk.out_b[i];
       }
       continue;
     }
@@ -86,14 +104,20 @@ void recolor_range(const ImageJob& job, int k, std::int64_t begin, std::int64_t 
   Block blk;
   for (std::int64_t i = begin; i < end; ++i) {
     const u8* px = job.rgb + 3 * i;
-    if (job.alpha[i] == 0) {
-      for (int v = 0; v < k; ++v) std::memcpy(job.out + v * plane + 3 * i, px, 3);
+    if (job.alpha[i] == 0) {  // a run of untouched pixels: one copy per variant
+      std::int64_t j = i + 1;
+      while (j < end && job.alpha[j] == 0) ++j;
+      for (int v = 0; v < k; ++v) std::memcpy(job.out + v * plane + 3 * i, px, 3 * (j - i));
+      i = j - 1;
       continue;
     }
     int h, s, v;
     rgb_to_hsv_u8(px[0], px[1], px[2], &h, &s, &v);
     blk.index[blk.n] = i;
     blk.alpha[blk.n] = job.alpha[i];
+    blk.r0[blk.n] = px[0];
+    blk.g0[blk.n] = px[1];
+    blk.b0[blk.n] = px[2];
     blk.h[blk.n] = (float)h;
     blk.s[blk.n] = (float)s;
     blk.v[blk.n] = (float)v;

@@ -98,20 +98,34 @@ COLORIST_HD void rgb_to_hsv_u8(int r, int g, int b, int* h, int* s, int* v) {
 }
 
 // OpenCV's float HSV -> RGB (HSV2RGB_native) with H in OpenCV units [0, 180), written
-// without branches so that loops over pixels vectorise. OpenCV's s == 0 case needs no
-// branch: then t1 == t2 == t3 == v exactly.
+// as straight-line selects on a float sector so that GCC vectorises loops over pixels
+// (with -fno-trapping-math; integer-sector ternary chains stay branches). OpenCV's s == 0
+// case needs no branch: then t1 == t2 == t3 == v exactly.
 COLORIST_HD void hsv_to_rgb_f(float h180, float s, float v, float* r, float* g, float* b) {
   float h = (h180 * 2.f) * (6.f / 360.f);
-  int sector = (int)h;  // h >= 0: truncation is floor
-  h -= (float)sector;
-  bool bad = (sector < 0) | (sector >= 6);
-  sector = bad ? 0 : sector;
+  float sector = (float)(int)h;  // h >= 0: truncation is floor
+  h -= sector;
+  bool bad = (sector < 0.f) | (sector >= 6.f);
+  sector = bad ? 0.f : sector;
   h = bad ? 0.f : h;
-  float t0 = v, t1 = v * (1.f - s), t2 = v * (1.f - s * h), t3 = v * (1.f - s * (1.f - h));
+  float t1 = v * (1.f - s), t2 = v * (1.f - s * h), t3 = v * (1.f - s * (1.f - h));
   // OpenCV's sector_data table {{1,3,0}, {1,0,2}, {3,0,1}, {0,2,1}, {0,1,3}, {2,1,0}} (b,g,r)
-  *r = ((sector == 0) | (sector == 5)) ? t0 : sector == 1 ? t2 : sector == 4 ? t3 : t1;
-  *g = ((sector == 1) | (sector == 2)) ? t0 : sector == 0 ? t3 : sector == 3 ? t2 : t1;
-  *b = ((sector == 3) | (sector == 4)) ? t0 : sector == 2 ? t3 : sector == 5 ? t2 : t1;
+  float rr = t1, gg = t1, bb = t1;
+  rr = sector == 1.f ? t2 : rr;
+  rr = sector == 4.f ? t3 : rr;
+  rr = sector == 0.f ? v : rr;
+  rr = sector == 5.f ? v : rr;
+  gg = sector == 0.f ? t3 : gg;
+  gg = sector == 3.f ? t2 : gg;
+  gg = sector == 1.f ? v : gg;
+  gg = sector == 2.f ? v : gg;
+  bb = sector == 2.f ? t3 : bb;
+  bb = sector == 5.f ? t2 : bb;
+  bb = sector == 3.f ? v : bb;
+  bb = sector == 4.f ? v : bb;
+  *r = rr;
+  *g = gg;
+  *b = bb;
 }
 
 // Piecewise-linear circle map: the source arc [lo, lo + w) goes linearly onto the target
