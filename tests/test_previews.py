@@ -51,7 +51,7 @@ def test_dataset_preview_cell_shows_the_whole_caption_on_a_narrow_image():
     cell = dataset_preview._cell(np.full((400, 20, 3), 120, np.uint8), caption)
     text = cell[dataset_preview.CELL:]
     assert _ink_columns(text).max() < cell.shape[1] - 1
-    rows = np.flatnonzero((text.min(axis=(1, 2)) < 160))
+    rows = np.flatnonzero(text.min(axis=(1, 2)) < 160)
     assert rows.max() < text.shape[0] - 2  # nothing cut at the bottom
     n_lines = len(dataset_preview.wrap_to_width(caption, dataset_preview.CELL - 4))
     assert n_lines > 3
