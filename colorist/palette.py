@@ -277,7 +277,12 @@ class Palette:
             if "name" not in d:
                 raise ValueError(f"palette colour entry without a 'name': {d!r}")
             colors[d["name"]] = _color_from_dict(d, colors.get(d["name"]))
-        thresholds = replace(base.thresholds, **data.get("thresholds", {}))
+        given = dict(data.get("thresholds", {}))
+        unknown = set(given) - set(vars(base.thresholds))
+        if unknown:
+            raise ValueError(f"palette thresholds: unknown fields {sorted(unknown)}; known: "
+                             f"{sorted(vars(base.thresholds))}")
+        thresholds = replace(base.thresholds, **given)
         return cls(tuple(colors.values()), thresholds)
 
     @classmethod

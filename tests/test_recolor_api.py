@@ -92,3 +92,43 @@ def test_unavailable_backend_says_how_to_get_it(img, mask, monkeypatch):
         recolor(img, mask, "red", ["blue"], backend="fake")
     assert "fake" not in colorist.available_backends()
     assert colorist.available_backends()[-1] == "reference"
+
+
+def test_nan_and_negative_mask_values_are_not_object(rng):
+    """The docstring says > 0 marks the object: NaN and negative values do not."""
+    img = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    mask = np.full((4, 5), np.nan)
+    mask[0, 0], mask[1, 1] = -3.0, 0.5
+    out = colorist.recolor(img, mask, "red", ["blue"], backend="reference", selective=False)[0]
+    changed = (out != img).any(-1)
+    changed[1, 1] = False  # the one object pixel
+    assert not changed.any()
+
+
+@pytest.mark.parametrize("source", [None, 5, ["red", None]])
+def test_source_must_be_colour_names(rng, source):
+    img = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    with pytest.raises(colorist.RecolorInputError, match="source must be a colour name"):
+        colorist.recolor(img, np.ones((4, 5)), source, ["blue"], backend="reference")
+
+
+@pytest.mark.parametrize("threads", [-1, 100000])
+def test_thread_counts_are_checked_on_every_backend(rng, threads):
+    img = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="threads"):
+        colorist.recolor(img, np.ones((4, 5)), "red", ["blue"], backend="reference",
+                         threads=threads)
+
+
+def test_unknown_palette_threshold_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown fields \\['blak_v_max'\\]"):
+        colorist.Palette.from_dict({"thresholds": {"blak_v_max": 3}})
+
+
+def test_auto_says_when_it_falls_back_to_the_reference(monkeypatch):
+    from colorist.recolor import backends
+
+    monkeypatch.setattr(backends, "available_backends", lambda: ["reference"])
+    backends._warn_slow_auto.cache_clear()
+    with pytest.warns(RuntimeWarning, match="numpy reference"):
+        assert backends.get_backend("auto").name == "reference"

@@ -34,6 +34,15 @@ from colorist.train.towers import (  # noqa: E402
 WORDS = ["triangle", "plain", "background"]
 
 
+def free_port() -> int:
+    """A TCP port free right now (fixed ports collide when two test runs overlap)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def shapes_ds(tmp_path_factory):
     """48 synthetic shapes built into colour groups by our own builder (38 train, 10 val)."""
@@ -169,7 +178,7 @@ def test_ddp_two_cpu_processes_match_one_process(shapes_ds, tiny_model, tmp_path
             "--lr", "3e-3", "--compile", "off", "--device", "cpu", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                          "2", "--master_port", "29517", "-m", "colorist.train", *args,
+                          "2", "--master_port", str(free_port()), "-m", "colorist.train", *args,
                           "--groups-per-batch", "4", "--out", str(tmp_path / "ddp")],
                          env=env, capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
@@ -196,7 +205,7 @@ def test_ddp_equals_single_process_on_full_batches(shapes_ds, tiny_model, tmp_pa
             "--compile", "off", "--device", "cpu", "--quiet", "--groups-per-batch", "4"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                          "2", "--master_port", "29518", "-m", "colorist.train", *args,
+                          "2", "--master_port", str(free_port()), "-m", "colorist.train", *args,
                           "--out", str(tmp_path / "ddp")], env=env, capture_output=True,
                          text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-3000:]

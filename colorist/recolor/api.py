@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from colorist._native import check_threads
+from colorist.io.masks import mask_to_u8
 from colorist.palette import DEFAULT_PALETTE, Palette
 from colorist.recolor.backends import Backend, get_backend
 from colorist.recolor.plan import SourceBox, default_box, plan_batch
@@ -70,13 +72,10 @@ def _check_mask(mask: Any, shape: tuple[int, ...], i: int, on_gpu: bool = False)
     if _is_torch(m):
         if m.dtype.is_complex:
             raise RecolorInputError(f"image {i}: mask dtype {m.dtype} is neither bool nor real")
-        import torch
 
-        return m.contiguous() if m.dtype == torch.uint8 else (m != 0).to(torch.uint8)
-    if m.dtype == np.uint8:
-        return np.ascontiguousarray(m)
+        return mask_to_u8(m)
     if m.dtype == bool or np.issubdtype(m.dtype, np.number):
-        return np.ascontiguousarray(m != 0, dtype=np.uint8)
+        return np.ascontiguousarray(mask_to_u8(m))  # > 0 is object; NaN and < 0 are not
     raise RecolorInputError(f"image {i}: mask dtype {m.dtype} is neither bool nor numeric")
 
 
@@ -144,6 +143,11 @@ def recolor(
         UnknownColorError: a colour the palette does not know.
         BackendUnavailableError: the named backend cannot run here (says how to get it).
     """
+    threads = check_threads(threads)
+    if not (isinstance(source, str) or (isinstance(source, (list, tuple))
+                                        and all(isinstance(c, str) for c in source))):
+        raise RecolorInputError(
+            f"source must be a colour name or a list of them, got {type(source).__name__}")
     images, batched = _as_list(image_or_batch)
     masks = list(mask_or_batch) if batched else [mask_or_batch]  # (B, H, W) or a list
     if len(masks) != len(images):
@@ -178,6 +182,7 @@ def plan_objects(
         N ``(H_i, W_i)`` uint8 alphas (numpy for host backends; torch tensors on the device
         for GPU backends), and the ``(N, K, NUM_PARAMS)`` parameter table.
     """
+    check_threads(threads)
     n = len(images)
     sources = _per_item(source, n, "source")
     cfg = DEFAULT_PREPASS if selective else PrepassConfig(selective=False)

@@ -15,8 +15,10 @@ one, such as Triton in its CPU interpreter).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -83,6 +85,8 @@ def get_backend(name: str = "auto") -> Backend:
     """
     if name == "auto":
         native = [n for n in available_backends() if not BACKENDS[n].emulated()]
+        if native[0] == "reference":
+            _warn_slow_auto()
         return BACKENDS[native[0]]
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose from: auto, {', '.join(BACKENDS)}")
@@ -90,6 +94,13 @@ def get_backend(name: str = "auto") -> Backend:
     if why is not None:
         raise BackendUnavailableError(why)
     return BACKENDS[name]
+
+
+@cache
+def _warn_slow_auto() -> None:
+    """Once a process: 'auto' fell back to the slow numpy reference, and why."""
+    warnings.warn(f"backend 'auto' runs the numpy reference (several times slower): "
+                  f"{_cpu_unavailable()}", RuntimeWarning, stacklevel=3)
 
 
 def _run_reference(images, masks, params, threads):
