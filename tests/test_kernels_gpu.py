@@ -5,17 +5,28 @@ Value-level agreement of every backend with the reference is tested in
 test_recolor_backends.py (parametrized over all backends, triton and cuda included).
 """
 
+import ctypes
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 import colorist
-from colorist.recolor import plan_batch, recolor_reference
+from colorist.recolor import gpu_backends, plan_batch, recolor_reference
 from colorist.recolor.backends import BACKENDS, get_backend
-from colorist.recolor.gpu_backends import include_dir, kernel_dir, triton_unavailable
+from colorist.recolor.gpu_backends import (
+    PIXELS_PER_THREAD,
+    THREADS_PER_BLOCK,
+    image_chunks,
+    include_dir,
+    kernel_dir,
+    triton_unavailable,
+)
 from colorist.recolor.gpu_batch import ALIGN_PX, pack
 
 needs_triton = pytest.mark.skipif(triton_unavailable() is not None,
@@ -99,14 +110,19 @@ def test_kernel_sources_and_header_are_found():
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
-def test_cuda_source_compiles_with_nvcc(tmp_path):
-    cmd = ["nvcc", "-std=c++17", "-arch=sm_80", f"-I{include_dir()}", "-c",
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_cuda_source_compiles_with_nvcc(tmp_path, arch):
+    """Both entries compile warning-free, within 64 registers (4 blocks of 256 threads an
+    SM) and without spilling."""
+    cmd = ["nvcc", "-std=c++17", f"-arch={arch}", f"-I{include_dir()}", "-c",
            str(kernel_dir() / "recolor.cu"), "-o", str(tmp_path / "recolor.o"),
            "-Xptxas", "-v", "-Werror", "all-warnings"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "spill stores" in proc.stderr  # ptxas reported on the kernels
-    assert "recolor_kernel" in proc.stderr
+    for entry in ("recolor_kernel_hsv", "recolor_kernel_lab"):
+        report = proc.stderr.split(f"Compiling entry function '{entry}'")[1]
+        registers = int(re.search(r"Used (\d+) registers", report).group(1))
+        assert registers <= 64 and "0 bytes spill stores" in report, report
 
 
 def _nvrtc():
@@ -123,14 +139,50 @@ def _nvrtc():
 def test_cuda_source_compiles_with_nvrtc_as_at_runtime():
     """The exact runtime path: NVRTC, no host compiler, no system headers."""
     nvrtc = _nvrtc()
-    source = (kernel_dir() / "recolor.cu").read_text()
-    prog = nvrtc.createProgram(source, "recolor.cu", [], [])
+    prog = nvrtc.createProgram(gpu_backends.cuda_source(), "recolor.cu", [], [])
     nvrtc.compileProgram(prog, ["-std=c++17", f"-I{include_dir()}",
                                 "--gpu-architecture=compute_80"])
     ptx = nvrtc.getPTX(prog)
     ptx = ptx.decode() if isinstance(ptx, bytes) else ptx
-    assert ".entry recolor_kernel" in ptx
-    assert "ld.global.nc.v4" in ptx  # the 16-byte vector loads
+    assert ".entry recolor_kernel_hsv" in ptx and ".entry recolor_kernel_lab" in ptx
+    # 8 pixels a thread: 8-byte vector loads and stores of RGB and alpha, float4 rows
+    assert "ld.global.nc.v2.u32" in ptx and "st.global.v2.u32" in ptx
+    assert "ld.global.nc.v4.f32" in ptx
+
+
+def test_cuda_source_carries_the_header_hash(tmp_path, monkeypatch):
+    """CuPy caches NVRTC binaries by source text: a header edit must change the text."""
+    import hashlib
+
+    before = gpu_backends.cuda_source()
+    assert before.splitlines()[1:] == (kernel_dir() / "recolor.cu").read_text().splitlines()
+    include = tmp_path / "include" / "colorist"
+    include.mkdir(parents=True)
+    for name in ("pixel_math.h", "param_layout.h"):
+        (include / name).write_bytes((include_dir() / "colorist" / name).read_bytes())
+    (include / "pixel_math.h").write_text((include / "pixel_math.h").read_text() + "// edit\n")
+    monkeypatch.setattr(gpu_backends, "include_dir", lambda: tmp_path / "include")
+    after = gpu_backends.cuda_source()
+    assert after != before and after.splitlines()[1:] == before.splitlines()[1:]
+    digest = hashlib.sha256(b"".join((include / n).read_bytes()
+                                     for n in ("pixel_math.h", "param_layout.h")))
+    assert after.splitlines()[0] == f"// headers sha256 {digest.hexdigest()}"
+
+
+def test_launch_constants_match_the_kernel_source():
+    source = (kernel_dir() / "recolor.cu").read_text()
+    assert f"constexpr int kThreads = {THREADS_PER_BLOCK};" in source
+    assert f"constexpr int kPixelsPerThread = {PIXELS_PER_THREAD};" in source
+    assert ALIGN_PX % PIXELS_PER_THREAD == 0  # no thread's pixels cross an image's padding
+
+
+@pytest.mark.parametrize("n, limit", [(1, 65535), (65535, 65535), (65536, 65535),
+                                      (200_000, 65535), (7, 3), (6, 3), (0, 3)])
+def test_image_chunks_cover_every_image_once_within_the_grid_limit(n, limit):
+    chunks = image_chunks(n, limit)
+    covered = [i for first, count in chunks for i in range(first, first + count)]
+    assert covered == list(range(n))
+    assert all(1 <= count <= limit for _, count in chunks)
 
 
 # ---- on a real GPU ---------------------------------------------------------------------
@@ -188,3 +240,132 @@ def test_cuda_devices_are_compared_with_their_index(monkeypatch):
     assert resolve_device("cuda") == torch.device("cuda", 0)
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+# ---- the CUDA kernel on the host: kernels/recolor.cu through g++ (no GPU needed) ------
+
+NATIVE = Path(__file__).resolve().parent / "native"
+
+
+@pytest.fixture(scope="module")
+def cuda_on_host(tmp_path_factory):
+    """kernels/recolor.cu built by g++ with tests/native/cuda_host_shim.h: the kernel code
+    and the header's device arithmetic (COLORIST_DEVICE_MATH), run one thread at a time."""
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    lib = tmp_path_factory.mktemp("cuda-on-host") / "recolor_host.so"
+    cmd = [cxx, "-O2", "-std=c++17", "-ffp-contract=off", "-shared", "-fPIC", f"-I{NATIVE}",
+           f"-I{include_dir()}", f"-I{kernel_dir()}", str(NATIVE / "cuda_host_launch.cpp"),
+           "-o", str(lib)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    dll = ctypes.CDLL(str(lib))
+    dll.device_math_mismatches.restype = ctypes.c_longlong
+    dll.device_math_mismatches.argtypes = [ctypes.c_uint]
+    dll.device_rgb_to_hsv.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_longlong]
+    dll.emulate_launch.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint, ctypes.c_uint,
+                                   *[ctypes.c_void_p] * 5, ctypes.c_int]
+    return dll
+
+
+@pytest.fixture
+def launches(cuda_on_host, monkeypatch):
+    """gpu_backends' CUDA launches run by the host build; the list records (entry, grid)."""
+    seen = []
+
+    def launch(name, grid, args):
+        *tensors, k = args
+        assert all(t.is_contiguous() and t.device.type == "cpu" for t in tensors)
+        assert tensors[3].data_ptr() % 16 == 0  # float4 rows
+        seen.append((name, grid))
+        cuda_on_host.emulate_launch(name.endswith("_lab"), *grid, THREADS_PER_BLOCK,
+                                    *[t.data_ptr() for t in tensors], k)
+
+    monkeypatch.setattr(gpu_backends, "_launch", launch)
+    return seen
+
+
+def run_cuda_on_host(images, alphas, params):
+    batch = pack([np.ascontiguousarray(im) for im in images],
+                 [np.ascontiguousarray(a) for a in alphas], "cpu")
+    return [out.numpy() for out in gpu_backends._run(gpu_backends.launch_cuda, batch, params)]
+
+
+def assert_matches_reference(images, alphas, params, outs):
+    for im, a, p, out in zip(images, alphas, params, outs):
+        ref = recolor_reference(im, a, p)
+        assert out.shape == ref.shape
+        assert np.array_equal(out[:, a == 0], ref[:, a == 0])  # untouched: bit-identical
+        assert np.abs(out.astype(np.int16) - ref).max() <= 1
+
+
+def soft_alpha(rng, shape):
+    return (rng.integers(1, 256, shape) * rng.integers(0, 2, shape)).astype(np.uint8)
+
+
+def test_device_arithmetic_is_exact(cuda_on_host):
+    """The header's conversion-free replacements (reciprocal division, magic-number
+    rounding and floor, the multiply-shift blend) against their definitions."""
+    assert cuda_on_host.device_math_mismatches(5) == 0
+
+
+def test_device_rgb_to_hsv_equals_opencv_on_every_colour(cuda_on_host):
+    r, g, b = np.meshgrid(np.arange(256), np.arange(256), np.arange(256), indexing="ij")
+    cube = np.ascontiguousarray(np.stack([r, g, b], -1).astype(np.uint8).reshape(-1, 1, 3))
+    hsv = np.empty_like(cube)
+    cuda_on_host.device_rgb_to_hsv(cube.ctypes.data, hsv.ctypes.data, len(cube))
+    assert np.array_equal(hsv, cv2.cvtColor(cube, cv2.COLOR_RGB2HSV))
+
+
+@pytest.mark.parametrize("sources", [["red", "green", "brown"], ["white", "red", "black"]])
+def test_cuda_kernel_on_host_mixed_batch(launches, rng, sources):
+    """Odd sizes, soft alphas with zeros, 7 targets: the HSV entry for chromatic sources,
+    the CIELAB one as soon as an achromatic source brings CIELAB rows."""
+    shapes = [(17, 33), (1, 1), (64, 48), (5, 300)]
+    images = [rng.integers(0, 256, (*s, 3), dtype=np.uint8) for s in shapes]
+    alphas = [soft_alpha(rng, s) for s in shapes]
+    alphas[2][:32] = 0  # whole threads without a pixel to recolour
+    srcs = [sources[i % len(sources)] for i in range(len(shapes))]
+    targets = [["blue", "yellow", "black", "pink", "gray", "cyan", "purple"]] * len(shapes)
+    params = plan_batch(srcs, targets)
+    outs = run_cuda_on_host(images, alphas, params)
+    assert_matches_reference(images, alphas, params, outs)
+    lab = "white" in sources
+    assert {name for name, _ in launches} == {f"recolor_kernel_{'lab' if lab else 'hsv'}"}
+
+
+@pytest.mark.parametrize("source", ["red", "gray"])
+def test_cuda_kernel_on_host_every_rgb_value(launches, source):
+    r, g, b = np.meshgrid(np.arange(0, 256, 3), np.arange(0, 256, 5), np.arange(256),
+                          indexing="ij")
+    img = np.stack([r, g, b], -1).astype(np.uint8).reshape(-1, 256, 3)
+    alpha = np.full(img.shape[:2], 255, np.uint8)
+    params = plan_batch([source], [["blue", "pink", "white", source]])
+    assert_matches_reference([img], [alpha], params, run_cuda_on_host([img], [alpha], params))
+
+
+def test_cuda_kernel_on_host_grey_ties_and_red_wrap(launches):
+    px = [(v, v, v) for v in (0, 1, 2, 50, 127, 128, 254, 255)]
+    px += [(255, 255, 0), (0, 255, 255), (255, 0, 255), (200, 200, 10), (10, 200, 200),
+           (200, 10, 200), (255, 0, 1), (255, 1, 0), (254, 0, 3), (250, 0, 7), (1, 0, 0)]
+    img = np.array(px, np.uint8)[None]
+    alpha = np.full(img.shape[:2], 255, np.uint8)
+    for source in ("red", "white", "brown"):
+        params = plan_batch([source], [["blue", "yellow", "red", "gray", "black"]])
+        assert_matches_reference([img], [alpha], params, run_cuda_on_host([img], [alpha], params))
+
+
+def test_cuda_kernel_on_host_chunks_batches_over_the_grid_limit(launches, rng, monkeypatch):
+    """More images than gridDim.y allows: consecutive launches, each with its slice of
+    meta and params, recolour every image (the limit made 2 to test it with 5 images)."""
+    monkeypatch.setattr(gpu_backends, "MAX_GRID_Y", 2)
+    shapes = [(3, 5), (40, 70), (1, 1), (16, 16), (9, 9)]
+    images = [rng.integers(0, 256, (*s, 3), dtype=np.uint8) for s in shapes]
+    alphas = [soft_alpha(rng, s) for s in shapes]
+    params = plan_batch(["red", "green", "blue", "yellow", "pink"], [["cyan", "brown"]] * 5)
+    outs = run_cuda_on_host(images, alphas, params)
+    assert [grid[1] for _, grid in launches] == [2, 2, 1]
+    blocks = -(-40 * 70 // (THREADS_PER_BLOCK * PIXELS_PER_THREAD))
+    assert all(grid[0] == blocks for _, grid in launches)
+    assert_matches_reference(images, alphas, params, outs)

@@ -4,11 +4,16 @@ Both take the batch layout of ``colorist.recolor.gpu_batch`` and return ``(K, H,
 torch views of one output buffer on the device. ``triton`` runs on CUDA tensors, or on the
 CPU under ``TRITON_INTERPRET=1`` (slow: for tests; ``auto`` never picks it there). ``cuda``
 compiles kernels/recolor.cu with NVRTC through CuPy at first use (CuPy caches the binary
-on disk) and launches on torch's current stream.
+on disk, keyed on the source text, which carries a hash of the headers it includes) and
+launches on torch's current stream.
+
+A grid's y dimension (one image a row) is at most 65,535: bigger batches are launched in
+chunks of images, each with its slice of ``meta`` and ``params`` (``image_chunks``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from functools import cache
@@ -20,7 +25,9 @@ from colorist._native import BackendUnavailableError
 from colorist.recolor.gpu_batch import PackedBatch, pack
 from colorist.recolor.plan import MODE_LAB
 
-THREADS_PER_BLOCK = 256  # cuda backend; each thread owns 16 pixels
+THREADS_PER_BLOCK = 256  # cuda backend: kThreads in kernels/recolor.cu
+PIXELS_PER_THREAD = 8  # cuda backend: kPixelsPerThread in kernels/recolor.cu
+MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y: images a launch
 _INTERPRETER_BLOCK = 1024
 
 
@@ -97,6 +104,13 @@ def _packed(batch, alphas, device) -> PackedBatch:
     return batch if isinstance(batch, PackedBatch) else pack(batch, alphas, device)
 
 
+def image_chunks(n: int, limit: int | None = None) -> list[tuple[int, int]]:
+    """``(first image, images)`` of each launch for a batch of ``n`` images: consecutive,
+    at most ``limit`` (default ``MAX_GRID_Y``) each, together every image once."""
+    limit = MAX_GRID_Y if limit is None else limit
+    return [(first, min(limit, n - first)) for first in range(0, n, limit)]
+
+
 # ---- triton ----------------------------------------------------------------------------
 
 
@@ -110,14 +124,16 @@ def launch_triton(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab
 
     from colorist.kernels import recolor_triton as kt
 
-    args = (batch.rgb, batch.alpha, out, params_dev, meta_dev, k)
-    n, most = len(batch), batch.max_count
-    if triton_interpreted():
-        grid = (triton.cdiv(most, _INTERPRETER_BLOCK), n)
-        kt.recolor_kernel[grid](*args, BLOCK=_INTERPRETER_BLOCK, HAS_LAB=has_lab)
-    else:
-        grid = lambda meta: (triton.cdiv(most, meta["BLOCK"]), n)  # noqa: E731
-        kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=has_lab)
+    most = batch.max_count
+    for first, n in image_chunks(len(batch)):
+        args = (batch.rgb, batch.alpha, out, params_dev[first : first + n],
+                meta_dev[first : first + n], k)
+        if triton_interpreted():
+            grid = (triton.cdiv(most, _INTERPRETER_BLOCK), n)
+            kt.recolor_kernel[grid](*args, BLOCK=_INTERPRETER_BLOCK, HAS_LAB=has_lab)
+        else:
+            grid = lambda meta, n=n: (triton.cdiv(most, meta["BLOCK"]), n)  # noqa: E731
+            kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=has_lab)
 
 
 def run_triton(images, alphas, params: np.ndarray, threads: int = 0) -> list:
@@ -138,14 +154,27 @@ def _run(launch, batch: PackedBatch, params: np.ndarray) -> list:
 # ---- cuda (CuPy NVRTC) -------------------------------------------------------------------
 
 
+CUDA_HEADERS = ("colorist/pixel_math.h", "colorist/param_layout.h")
+
+
+def cuda_source() -> str:
+    """kernels/recolor.cu as NVRTC gets it: a first line with the SHA-256 of the headers it
+    includes. CuPy's disk cache keys on the source text and options only, so without it a
+    header edit would keep running the binary built from the old header."""
+    digest = hashlib.sha256()
+    for name in CUDA_HEADERS:
+        digest.update((include_dir() / name).read_bytes())
+    source = (kernel_dir() / "recolor.cu").read_text()
+    return f"// headers sha256 {digest.hexdigest()}\n{source}"
+
+
 @cache
 def cuda_module():
     """kernels/recolor.cu compiled by NVRTC (once per process; CuPy caches it on disk)."""
     import cupy
 
-    source = (kernel_dir() / "recolor.cu").read_text()
     return cupy.RawModule(
-        code=source, backend="nvrtc",
+        code=cuda_source(), backend="nvrtc",
         options=("-std=c++17", f"-I{include_dir()}"),
     )
 
@@ -155,9 +184,12 @@ def pack_cuda(images, alphas) -> PackedBatch:
 
 
 def _launch(name: str, grid: tuple[int, int], args: tuple) -> None:
+    """Launch entry ``name`` of the CUDA module on torch's current stream; ``args`` are
+    torch tensors (passed as CuPy views, no copy) and Python ints (passed as int32)."""
     import cupy
     import torch
 
+    args = tuple(np.int32(a) if isinstance(a, int) else _cp(a) for a in args)
     stream = cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)
     kernel = cuda_module().get_function(name)
     with stream:
@@ -170,16 +202,25 @@ def _cp(tensor):
     return cupy.asarray(tensor)  # __cuda_array_interface__: a view, no copy
 
 
-def _cuda_grid(batch: PackedBatch) -> tuple[int, int]:
-    per_block = THREADS_PER_BLOCK * 16
-    return (max(1, -(-batch.max_count // per_block)), len(batch))
+def cuda_blocks_x(max_count: int) -> int:
+    """gridDim.x: blocks covering the largest image of the batch."""
+    per_block = THREADS_PER_BLOCK * PIXELS_PER_THREAD
+    return max(1, -(-max_count // per_block))
 
 
 def launch_cuda(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab: bool):
-    """One launch of the CUDA C++ kernel into a preallocated ``out`` (what bench/ times)."""
-    args = (_cp(batch.rgb), _cp(batch.alpha), _cp(out), _cp(params_dev), _cp(meta_dev),
-            np.int32(k), np.int32(has_lab))
-    _launch("recolor_kernel", _cuda_grid(batch), args)
+    """The CUDA C++ kernel into a preallocated ``out`` (what bench/ times): one launch per
+    chunk of images (``image_chunks``), of the entry without CIELAB code unless ``has_lab``.
+    ``params_dev``: ``(N, K, NUM_PARAMS)`` float32, contiguous and 16-byte aligned (the
+    kernel reads rows with float4 loads)."""
+    if not params_dev.is_contiguous() or params_dev.data_ptr() % 16:
+        raise ValueError("params must be a contiguous, 16-byte aligned float32 tensor")
+    name = "recolor_kernel_lab" if has_lab else "recolor_kernel_hsv"
+    blocks = cuda_blocks_x(batch.max_count)
+    for first, n in image_chunks(len(batch)):
+        args = (batch.rgb, batch.alpha, out, params_dev[first : first + n],
+                meta_dev[first : first + n], int(k))
+        _launch(name, (blocks, n), args)
 
 
 def run_cuda(images, alphas, params: np.ndarray, threads: int = 0) -> list:

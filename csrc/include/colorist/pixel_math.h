@@ -33,8 +33,15 @@ namespace colorist {
 typedef unsigned char u8;
 
 // Ternaries, not fminf/fmaxf: those are libm calls on the host (NaN rules), and no NaN
-// reaches here.
-COLORIST_HD float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+// reaches here. On the device fminf/fmaxf are one FMNMX each, the ternaries three
+// instructions a clamp (a -0 result may become +0: no output byte can tell).
+COLORIST_HD float clampf(float x, float lo, float hi) {
+#if defined(__CUDA_ARCH__)
+  return fminf(fmaxf(x, lo), hi);
+#else
+  return x < lo ? lo : (x > hi ? hi : x);
+#endif
+}
 
 // Round half to even, as np.rint. On the host, adding and subtracting 1.5 * 2^23 rounds in
 // the FPU's default mode without a libm call (baseline x86-64 has no SSE4.1 roundss);
@@ -48,17 +55,126 @@ COLORIST_HD float round_half_even(float x) {
 #endif
 }
 
+// ---- device arithmetic ---------------------------------------------------------------
+//
+// On the GPU, conversions (I2F, F2I, FRND) issue at 16 a clock per SM on sm_80..sm_90
+// against 128 FP32 instructions, and an integer division by a variable is a sequence of
+// ~20. COLORIST_DEVICE_MATH selects exact replacements made of full-rate FP32 and integer
+// instructions for the few places that convert or divide. The host (the CPU extension)
+// keeps its own code; tests compile the device variants on the host as well
+// (COLORIST_DEVICE_MATH_ON_HOST) and compare them with it over every input they take.
+#if defined(__CUDA_ARCH__) || defined(COLORIST_DEVICE_MATH_ON_HOST)
+#define COLORIST_DEVICE_MATH 1
+#else
+#define COLORIST_DEVICE_MATH 0
+#endif
+
+// The helpers are compiled everywhere (nvcc's host pass parses device code too); only the
+// COLORIST_DEVICE_MATH switches below use them.
+COLORIST_HD unsigned float_bits(float x) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(x);
+#else
+  unsigned u;
+  __builtin_memcpy(&u, &x, sizeof u);
+  return u;
+#endif
+}
+
+COLORIST_HD float bits_float(unsigned u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float x;
+  __builtin_memcpy(&x, &u, sizeof x);
+  return x;
+#endif
+}
+
+// n in [0, 2^23) as a float: the exponent of 2^23 or-ed onto n, minus 2^23 (exact).
+COLORIST_HD float small_to_float(unsigned n) { return bits_float(0x4B000000u | n) - 8388608.f; }
+
+// Nearest integer (ties to even) of x, |x| < 2^22: x + 1.5 * 2^23 has an ulp of 1, so its
+// low mantissa bits are the rounded value. __fadd_rn: never contracted into an FMA.
+COLORIST_HD int rint_to_int(float x) {
+#if defined(__CUDA_ARCH__)
+  const float t = __fadd_rn(x, 12582912.f);
+#else
+  const float t = x + 12582912.f;
+#endif
+  return (int)(float_bits(t) - 0x4B400000u);
+}
+
+// floor(x) for x in [0, 2^23): x + 2^23 rounded toward zero has an ulp of 1.
+COLORIST_HD float floor_nonneg(float x) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rz(x, 8388608.f) - 8388608.f;
+#else
+  const double sum = (double)x + 8388608.0;  // exact
+  float t = (float)sum;                       // to nearest, then back toward zero
+  if ((double)t > sum) t = nextafterf(t, 0.f);
+  return t - 8388608.f;
+#endif
+}
+
+// 1 / x to within 1 ulp (MUFU.RCP; the host's correctly rounded quotient is one of its
+// possible answers).
+COLORIST_HD float rcp_approx(float x) {
+#if defined(__CUDA_ARCH__)
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return 1.f / x;
+#endif
+}
+
+// round(c / i) for c < 2^21 and 0 < i < 256 (never a tie: OpenCV's table entries), as
+// floor((2c + i) / 2i) exactly: the float estimate is within 0.4 of c / i (rcp and product
+// errors, relative 3e-7 of at most 2^21), so its nearest integer is off by at most one,
+// and the remainder of the exact integer division tells which way.
+COLORIST_HD int div_round(int c, int i) {
+  int q = rint_to_int((float)c * rcp_approx(small_to_float((unsigned)i)));
+  const int rem = 2 * c + i - 2 * q * i;  // in [0, 2i) exactly when q is right
+  q += rem >= 2 * i ? 1 : 0;
+  q -= rem < 0 ? 1 : 0;
+  return q;
+}
+
+// unit_to_u8 without the conversions, as an int in [0, 255] (a byte insert needs no
+// masking): clamping to [0, 255] before or after rounding to an integer gives the same
+// integer (the bounds are integers).
+COLORIST_HD int unit_to_int(float x) { return rint_to_int(clampf(x * 255.f, 0.f, 255.f)); }
+
+// blend_u8 in unsigned arithmetic, as an int in [0, 255]: m <= 255 * 255 + 127 < 2^16, and
+// m / 255 == (m * 0x8081) >> 23 for every m < 2^16 (one multiply and a shift).
+COLORIST_HD int blend_int(int orig, int rec, int a) {
+  const unsigned m = (unsigned)orig * (255u - a) + (unsigned)rec * a + 127u;
+  return (int)((m * 0x8081u) >> 23);
+}
+
 // Float in [0, 1] -> uint8 with round-half-to-even.
-COLORIST_HD u8 unit_to_u8(float x) { return (u8)clampf(round_half_even(x * 255.f), 0.f, 255.f); }
+COLORIST_HD u8 unit_to_u8(float x) {
+#if COLORIST_DEVICE_MATH
+  return (u8)unit_to_int(x);
+#else
+  return (u8)clampf(round_half_even(x * 255.f), 0.f, 255.f);
+#endif
+}
 
 // OpenCV's division tables: round((255 << 12) / i) and round((180 << 12) / (6 * i)),
 // in integer arithmetic (neither quotient can be a tie, so the rounding matches).
 COLORIST_CONSTEXPR_HD int sdiv_entry(int i) { return i ? (2 * (255 << 12) + i) / (2 * i) : 0; }
 COLORIST_CONSTEXPR_HD int hdiv_entry(int i) { return i ? (2 * 122880 + i) / (2 * i) : 0; }
 
-#if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
+#if COLORIST_DEVICE_MATH
+// Device code computes the entries with div_round: a table would cost a memory access a
+// lookup, and a block-wide barrier to fill it.
+#define COLORIST_SDIV(i) div_round(255 << 12, (i) > 1 ? (i) : 1)
+#define COLORIST_HDIV(i) div_round(30 << 12, (i) > 1 ? (i) : 1)
+#elif !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
 // On the host the tables are built at compile time (two divisions a pixel cost more than
-// the rest of the conversion); device code divides, tables would cost memory traffic.
+// the rest of the conversion).
 struct DivTables {
   int sdiv[256], hdiv[256];
   constexpr DivTables() : sdiv(), hdiv() {
@@ -71,12 +187,14 @@ struct DivTables {
 inline constexpr DivTables kDivTables{};
 #define COLORIST_SDIV(i) (kDivTables.sdiv[i])
 #define COLORIST_HDIV(i) (kDivTables.hdiv[i])
-#else
+#else  // nvcc's host pass of device code (never run)
 #define COLORIST_SDIV(i) sdiv_entry(i)
 #define COLORIST_HDIV(i) hdiv_entry(i)
 #endif
 
-// OpenCV's exact integer RGB -> HSV for 8-bit images (cv::COLOR_RGB2HSV).
+// OpenCV's exact integer RGB -> HSV for 8-bit images (cv::COLOR_RGB2HSV). Where vmax or
+// diff is 0 the device's entry for 1 stands in for the table's 0: it is multiplied by
+// diff = 0 (and hh = 0 when diff = 0), so the result is the same.
 COLORIST_HD void rgb_to_hsv_u8(int r, int g, int b, int* h, int* s, int* v) {
   int vmax = r > g ? (r > b ? r : b) : (g > b ? g : b);
   int vmin = r < g ? (r < b ? r : b) : (g < b ? g : b);
@@ -103,7 +221,11 @@ COLORIST_HD void rgb_to_hsv_u8(int r, int g, int b, int* h, int* s, int* v) {
 // case needs no branch: then t1 == t2 == t3 == v exactly.
 COLORIST_HD void hsv_to_rgb_f(float h180, float s, float v, float* r, float* g, float* b) {
   float h = (h180 * 2.f) * (6.f / 360.f);
+#if COLORIST_DEVICE_MATH
+  float sector = floor_nonneg(h);  // h >= 0
+#else
   float sector = (float)(int)h;  // h >= 0: truncation is floor
+#endif
   h -= sector;
   bool bad = (sector < 0.f) | (sector >= 6.f);
   sector = bad ? 0.f : sector;
@@ -239,9 +361,22 @@ COLORIST_HD void recolor_hsv_f(float h, float s, float v, const float* p, float*
   hsv_to_rgb_f(h2, s2 * (1.f / 255.f), v2 * (1.f / 255.f), r, g, b);
 }
 
+// CIELAB-mode recolouring of one pixel (L, a*, b*) to RGB in [0, 1].
+COLORIST_HD void recolor_lab_f(float L, float A, float B, const float* p, float* r, float* g,
+                               float* b) {
+  float L2 = clampf(L * p[P_L_MUL] + p[P_L_ADD], 0.f, 100.f);
+  float A2 = A + p[P_AB_MIX] * (p[P_A_TGT] - A);
+  float B2 = B + p[P_AB_MIX] * (p[P_B_TGT] - B);
+  lab_to_rgb_f(L2, A2, B2, r, g, b);
+}
+
 // (orig * (255 - a) + rec * a + 127) / 255 in integers: every backend's one rounding rule.
 COLORIST_HD u8 blend_u8(int orig, int rec, int a) {
+#if COLORIST_DEVICE_MATH
+  return (u8)blend_int(orig, rec, a);
+#else
   return (u8)((orig * (255 - a) + rec * a + 127) / 255);
+#endif
 }
 
 // Writes the recoloured RGB of pixel `c` (original RGB r, g, b) for parameter row `p`,
@@ -256,10 +391,7 @@ COLORIST_HD void recolor_pixel(const PixelColor& c, u8 r, u8 g, u8 b, const floa
     return;
   }
   if (mode == (float)MODE_LAB) {
-    float L = clampf(c.L * p[P_L_MUL] + p[P_L_ADD], 0.f, 100.f);
-    float A = c.A + p[P_AB_MIX] * (p[P_A_TGT] - c.A);
-    float B = c.B + p[P_AB_MIX] * (p[P_B_TGT] - c.B);
-    lab_to_rgb_f(L, A, B, &fr, &fg, &fb);
+    recolor_lab_f(c.L, c.A, c.B, p, &fr, &fg, &fb);
   } else {
     recolor_hsv_f((float)c.h, (float)c.s, (float)c.v, p, &fr, &fg, &fb);
   }
