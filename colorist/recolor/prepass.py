@@ -49,7 +49,7 @@ class PrepassConfig:
     alpha_ramp: tuple[float, float] = (0.15, 0.65)  # filtered membership -> alpha, linear
     feather_px: float = 2.0  # alpha ramps from the mask edge over this many pixels
     min_arc_weight: float = 40.0  # S x V mass (pixel units) needed to fit an arc
-    stat_samples: int = 20000  # pixels sampled for the box statistics
+    stat_samples: int = 4096  # pixels sampled for the box statistics (5-95% percentiles)
     selective: bool = True  # False: alpha = feathered mask (every masked pixel recoloured)
 
 
