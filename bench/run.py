@@ -10,7 +10,11 @@ kernels). GPU rows: sizes 256^2..2048^2, batch 1..256, K = 1 and 7, timed by
 ``triton.testing.do_bench`` (median) on a packed batch into a preallocated output; GB/s
 counts the bytes a fused kernel must move (3 read + 1 alpha + 3K written per pixel), and
 ``% of copy`` compares that with a device-to-device copy measured in the same run (the
-practical bandwidth peak). CPU rows: median of repeated runs, 1 and 2 threads. Prints
+practical bandwidth peak). CPU rows: median of repeated runs, 1 and 2 threads, HSV rows
+(red -> colours) and CIELAB rows (white -> colours); each backend's kernel on a ready
+alpha and plan, ``cpu-api`` (the public ``colorist.recolor``: pre-pass + plan + kernel),
+and the anchor ``opencv-roundtrip`` (OpenCV's SIMD RGB -> HSV -> RGB of the same image,
+which does far less), with every row's time as a multiple of the anchor's. Prints
 the table; ``--save`` also writes bench/results/<device>.json and .md (the committed
 results are never overwritten by a plain run).
 """
@@ -37,13 +41,15 @@ from bench.e2e import bulk_images_per_second  # noqa: E402
 from bench.torch_eager import recolor_torch_eager  # noqa: E402
 from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.palette import DEFAULT_PALETTE  # noqa: E402
-from colorist.recolor import gpu_backends  # noqa: E402
+from colorist.recolor import gpu_backends, recolor  # noqa: E402
 from colorist.recolor.backends import BACKENDS, available_backends, get_backend  # noqa: E402
 from colorist.recolor.plan import plan_batch  # noqa: E402
 from colorist.recolor.reference import recolor_reference  # noqa: E402
 
 SOURCE = "red"
 TARGETS_7 = ["orange", "yellow", "green", "cyan", "blue", "purple", "pink"]
+LAB_SOURCE = "white"  # white -> colours: every row in CIELAB mode
+LAB_TARGETS_7 = ["red", "orange", "yellow", "green", "cyan", "blue", "purple"]
 SIZES = {"640x480": (480, 640), "1920x1080": (1080, 1920)}
 
 
@@ -59,6 +65,8 @@ class Row:
     speedup_vs_reference: float | None = None  # CPU rows: vs reference; GPU: vs torch-eager
     batch: int = 1
     pct_of_copy: float | None = None
+    mode: str = "hsv"  # the rows' mode: hsv (red -> colours) or lab (white -> colours)
+    vs_opencv: float | None = None  # CPU rows: ms over the OpenCV round trip's
 
 
 def make_input(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -82,40 +90,69 @@ def median_ms(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_one(name: str, image, mask, k: int, threads: int, repeats: int) -> Row:
-    params = plan_batch([SOURCE], [TARGETS_7[:k]], DEFAULT_PALETTE)
+def bench_one(name: str, image, mask, k: int, threads: int, repeats: int,
+              mode: str = "hsv") -> Row:
+    """One CPU row. ``name``: a backend (its kernel alone, on a ready alpha and plan),
+    ``torch-eager``, ``cpu-api`` (``colorist.recolor``: pre-pass + plan + kernel) or
+    ``opencv-roundtrip`` (cv2 RGB -> HSV -> RGB, the anchor: SIMD code doing far less)."""
+    source = SOURCE if mode == "hsv" else LAB_SOURCE
+    targets = (TARGETS_7 if mode == "hsv" else LAB_TARGETS_7)[:k]
+    params = plan_batch([source], [targets], DEFAULT_PALETTE)
     cv2.setNumThreads(threads)  # the reference's OpenCV calls use the same thread count
     torch.set_num_threads(threads)
     if name == "torch-eager":
         args = (torch.from_numpy(image)[None], torch.from_numpy(mask)[None],
                 torch.from_numpy(params))
         ms = median_ms(lambda: recolor_torch_eager(*args), repeats)
+    elif name == "opencv-roundtrip":
+        def roundtrip():
+            return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2HSV), cv2.COLOR_HSV2RGB)
+        ms = median_ms(roundtrip, repeats)
+    elif name == "cpu-api":
+        ms = median_ms(lambda: recolor(image, mask, source, targets, backend="cpu",
+                                       threads=threads), repeats)
     else:
         impl = get_backend(name)
         ms = median_ms(lambda: impl.run([image], [mask], params, threads), repeats)
     px = image.shape[0] * image.shape[1]
     moved = px * (3 + 1 + 3 * k)
     return Row(name, f"{image.shape[1]}x{image.shape[0]}", k, threads, round(ms, 3),
-               round(px / ms / 1e3, 1), round(moved / ms / 1e6, 3))
+               round(px / ms / 1e3, 1), round(moved / ms / 1e6, 3), mode=mode)
 
 
 def run_cpu(quick: bool) -> list[Row]:
-    backends = [b for b in ("reference", "cpu") if b in available_backends()] + ["torch-eager"]
+    native = [b for b in ("reference", "cpu") if b in available_backends()]
+    backends = ["opencv-roundtrip", *native, "torch-eager"]
+    if "cpu" in native:
+        backends.append("cpu-api")
     sizes = {"640x480": SIZES["640x480"]} if quick else SIZES
     rows = []
     for h, w in sizes.values():
         image, mask = make_input(h, w)
-        for k in (1, 7):
-            for threads in (1, 2):
-                ref = None
-                for name in backends:
-                    row = bench_one(name, image, mask, k, threads, 3 if quick else 7)
-                    ref = row.ms if name == "reference" else ref
-                    row.speedup_vs_reference = round(ref / row.ms, 2) if ref else None
-                    rows.append(row)
-                    print(f"{row.backend:>10} {row.size:>10} K={k} threads={threads}: "
-                          f"{row.ms:9.2f} ms {row.mpx_per_s:8.1f} Mpx/s {row.gb_per_s:7.3f} GB/s"
-                          f"  x{row.speedup_vs_reference}", flush=True)
+        for mode in ("hsv", "lab"):
+            for k in (1, 7):
+                for threads in (1, 2):
+                    rows += _cpu_group(backends, image, mask, k, threads, mode,
+                                       3 if quick else 7)
+    return rows
+
+
+def _cpu_group(backends, image, mask, k, threads, mode, repeats) -> list[Row]:
+    """The rows of one (size, K, threads, mode): ratios against the reference and OpenCV."""
+    rows, ref, anchor = [], None, None
+    for name in backends:
+        if mode == "lab" and name == "torch-eager":
+            continue  # torch-eager has HSV rows only (the anchor stays the HSV round trip)
+        row = bench_one(name, image, mask, k, threads, repeats, mode)
+        ref = row.ms if name == "reference" else ref
+        anchor = row.ms if name == "opencv-roundtrip" else anchor
+        row.speedup_vs_reference = round(ref / row.ms, 2) if ref else None
+        row.vs_opencv = round(row.ms / anchor, 2) if anchor else None
+        rows.append(row)
+        print(f"{row.backend:>16} {row.size:>10} {mode} K={k} threads={threads}: "
+              f"{row.ms:9.2f} ms {row.mpx_per_s:8.1f} Mpx/s {row.gb_per_s:7.3f} GB/s"
+              f"  {row.speedup_vs_reference}x vs reference, {row.vs_opencv}x the OpenCV round "
+              f"trip", flush=True)
     return rows
 
 
@@ -210,12 +247,17 @@ def check_gpu_against_reference() -> dict:
 def markdown(rows: list[Row]) -> str:
     gpu = any(r.pct_of_copy is not None for r in rows)
     base = "vs torch-eager" if gpu else "vs reference"
-    head = f"| backend | size | batch | K | threads | ms | Mpx/s | GB/s | % of copy | {base} |\n"
-    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    head = (f"| backend | mode | size | batch | K | threads | ms | Mpx/s | GB/s | % of copy | "
+            f"{base} | x OpenCV round trip |\n")
+    head += "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+
+    def opt(x, suffix=""):
+        return "-" if x is None else f"{x}{suffix}"
+
     return head + "".join(
-        f"| {r.backend} | {r.size} | {r.batch} | {r.k} | {r.threads or '-'} | {r.ms} | "
-        f"{r.mpx_per_s} | {r.gb_per_s} | {r.pct_of_copy if r.pct_of_copy is not None else '-'}"
-        f" | {r.speedup_vs_reference}x |\n" for r in rows
+        f"| {r.backend} | {r.mode} | {r.size} | {r.batch} | {r.k} | {r.threads or '-'} | "
+        f"{r.ms} | {r.mpx_per_s} | {r.gb_per_s} | {opt(r.pct_of_copy)} | "
+        f"{opt(r.speedup_vs_reference, 'x')} | {opt(r.vs_opencv, 'x')} |\n" for r in rows
     )
 
 

@@ -197,7 +197,8 @@ def plan_objects(
 def _palette_box(palette: Palette, source: str, measured: SourceBox) -> SourceBox:
     """The palette's box of ``source``, keeping the measured mean lightness."""
     box = default_box(palette[source])
-    return SourceBox(box.arc, box.s, box.v, measured.l_mean, measured.weight)
+    return SourceBox(box.arc, box.s, box.v, measured.l_mean, measured.weight,
+                     measured.lightness)
 
 
 def _convert_like(out: Any, like: Any) -> Any:
