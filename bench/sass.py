@@ -1,7 +1,8 @@
-"""Static SASS statistics of the CUDA recolouring kernel: registers, spills, instructions.
+"""Static SASS statistics of the recolouring kernels: registers, spills, instructions.
 
     python bench/sass.py                    # kernels/recolor.cu of the working tree, sm_90
     python bench/sass.py --rev c5c1983      # ... and the same file at a git revision, side by side
+    python bench/sass.py --triton           # also the Triton kernel, every autotune config
     python bench/sass.py --save             # also write bench/results/sass-<arch>.md
 
 No GPU is needed: nvcc compiles the kernel to a cubin for ``--arch`` (``-Xptxas -v`` gives
@@ -20,6 +21,12 @@ are found from the control flow instead:
 * the *prologue* is what comes before the variant loop: meta loads, the vector loads, the
   early copy path and the HSV of each pixel (once per pixel for all variants).
 
+The Triton kernel (``--triton``) is compiled the same way without a GPU:
+``triton.compile(ASTSource(...), target=GPUTarget("cuda", <arch>, 32))`` for each autotune
+config, with and without HAS_LAB; its PTX gives the width of every global load and store
+(``ld.global.b8`` is one byte), its cubin the registers and the K loop (the largest loop).
+Its pixels a thread are ``BLOCK / (32 * num_warps)``.
+
 Per-pixel figures divide by ``kPixelsPerThread`` (read from the source). These are static
 counts, an upper bound of the path one pixel takes: the body of an entry that has both an
 HSV and a CIELAB branch holds both, and a thread runs one of them per variant. Instruction
@@ -36,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,22 +234,105 @@ def report(label: str, entries: dict[str, Entry], px: int) -> list[str]:
     return [*lines, "", *details, ""]
 
 
+TRITON_KERNEL = Path("kernels/recolor_triton.py")
+
+
+def _triton_module(rev: str | None, tmp: Path):
+    """kernels/recolor_triton.py of the working tree or of ``rev``, imported by path."""
+    import importlib.util
+
+    path = ROOT / TRITON_KERNEL
+    if rev is not None:
+        path = tmp / f"recolor_triton_{rev}.py"
+        path.write_text(subprocess.run(["git", "show", f"{rev}:{TRITON_KERNEL}"], cwd=ROOT,
+                                       check=True, capture_output=True, text=True).stdout)
+    name = f"_sass_triton_{rev or 'tree'}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _triton_signature(fn) -> dict[str, str]:
+    # kernels with a SIZE_CLASS argument take the pixel buffers as int32 words
+    words = "SIZE_CLASS" in fn.arg_names
+    pointers = {"params_ptr": "*fp32", "meta_ptr": "*i64"}
+    return {p.name: "constexpr" if p.is_constexpr
+            else pointers.get(p.name, "*i32" if words else "*u8") if p.name.endswith("_ptr")
+            else "i32" for p in fn.params}
+
+
+def triton_report(rev: str | None, arch: str) -> list[str]:
+    os.environ.pop("TRITON_INTERPRET", None)  # before the kernel module is imported
+    import triton
+    from triton.backends.compiler import GPUTarget
+
+    cc = int(arch.removeprefix("sm_"))
+    lines = [f"### Triton kernel, {'at ' + rev if rev else 'working tree'}", "",
+             "| BLOCK | warps | HAS_LAB | px a thread | registers | spill (B) | PTX global "
+             "loads (static) | PTX global stores (static: copy + recolour paths) | K loop "
+             "| K loop / pixel |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        kt = _triton_module(rev, Path(tmp))
+        fn = kt.recolor_kernel
+        for config in kt.AUTOTUNE_CONFIGS:
+            block, warps = config.kwargs["BLOCK"], config.num_warps
+            for has_lab in (False, True):
+                src = triton.compiler.ASTSource(fn=fn, signature=_triton_signature(fn),
+                                                constexprs={"BLOCK": block, "HAS_LAB": has_lab})
+                compiled = triton.compile(src, target=GPUTarget("cuda", cc, 32),
+                                          options={"num_warps": warps})
+                lines.append(_triton_row(compiled, block, warps, has_lab, Path(tmp)))
+    return [*lines, ""]
+
+
+def _widths(ptx: str, op: str) -> str:
+    found = re.findall(rf"\b{op}\.global(?:\.nc)?((?:\.v\d)?\.[a-z]+\d+)", ptx)
+    return ", ".join(f"{n}x {w.lstrip('.')}" for w, n in sorted(Counter(found).items())) or "-"
+
+
+def _triton_row(compiled, block: int, warps: int, has_lab: bool, tmp: Path) -> str:
+    cubin = tmp / "triton.cubin"
+    cubin.write_bytes(compiled.asm["cubin"])
+    usage = subprocess.run([find_tool("cuobjdump"), "-res-usage", str(cubin)], check=True,
+                           capture_output=True, text=True).stdout
+    regs = re.search(r"REG:(\d+)", usage).group(1)
+    local = re.search(r"LOCAL:(\d+)", usage).group(1)
+    entries: dict[str, Entry] = {}
+    parse_sass(subprocess.run([find_tool("cuobjdump"), "-sass", str(cubin)], check=True,
+                              capture_output=True, text=True).stdout, entries)
+    (entry,) = entries.values()
+    loops = sorted(entry.loops(), key=lambda lo: lo[1] - lo[0], reverse=True)
+    body = loops[0][1] - loops[0][0] + 1 if loops else 0
+    px = max(1, block // (32 * warps))
+    ptx = compiled.asm["ptx"]
+    return (f"| {block} | {warps} | {has_lab} | {px} | {regs} | {local} | {_widths(ptx, 'ld')} "
+            f"| {_widths(ptx, 'st')} | {body} | {body / px:.1f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=HelpFormatter)
     ap.add_argument("--arch", default="sm_90", help="GPU architecture to compile for")
     ap.add_argument("--rev", default=None,
                     help="also analyse kernels/recolor.cu and its headers at this git revision")
+    ap.add_argument("--triton", action="store_true",
+                    help="also compile kernels/recolor_triton.py (and at --rev) for --arch")
     ap.add_argument("--save", action="store_true",
                     help="write bench/results/sass-<arch>.md (a plain run only prints)")
     args = ap.parse_args(argv)
-    lines = [f"# Static SASS of kernels/recolor.cu ({args.arch})", "",
-             "Made by `python bench/sass.py"
-             + (f" --rev {args.rev}" if args.rev else "") + " --save`; method in its docstring.",
-             ""]
+    lines = [f"# Static SASS of the recolouring kernels ({args.arch})", "",
+             "Made by `python bench/sass.py" + (f" --rev {args.rev}" if args.rev else "")
+             + (" --triton" if args.triton else "") + " --save`; method in its docstring.", ""]
     if args.rev:
         lines += report(f"at {args.rev}", *analyse(args.rev, args.arch))
     lines += report("working tree", *analyse(None, args.arch))
+    if args.triton:
+        if args.rev:
+            lines += triton_report(args.rev, args.arch)
+        lines += triton_report(None, args.arch)
     text = "\n".join(lines)
     print(text)
     if args.save:

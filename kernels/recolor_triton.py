@@ -9,10 +9,12 @@ them).
 Batch layout (see colorist/recolor/gpu_batch.py): the images of a batch, of any sizes, sit
 in one flat uint8 pixel buffer; ``meta`` is an ``(N, 4)`` int64 table per image:
 ``[first pixel, pixel count, first output byte, bytes between variants]``. The grid is
-``(cdiv(max pixels, BLOCK), N)``; programs past the end of a smaller image mask everything
-out. The per-pixel math mirrors csrc/include/colorist/pixel_math.h line for line (OpenCV's
-integer RGB -> HSV, OpenCV's float HSV -> RGB, exact CIE Lab); the numpy reference
-(colorist/recolor/reference.py) is the oracle both are tested against.
+``(cdiv(max pixels, BLOCK), N)`` (N at most 65,535: the launcher chunks bigger batches);
+programs past the end of a smaller image mask everything out. The kernel moves int32
+words (3 of RGB and 1 of alpha a group of 4 pixels), and a program whose pixels all have
+alpha 0 only copies. The per-pixel math mirrors csrc/include/colorist/pixel_math.h line
+for line (OpenCV's integer RGB -> HSV, OpenCV's float HSV -> RGB, exact CIE Lab); the
+numpy reference (colorist/recolor/reference.py) is the oracle both are tested against.
 
 Runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1`` (tests).
 """
@@ -141,9 +143,11 @@ def _lab_to_rgb(L, A, B):
 
 @triton.jit
 def _unit_to_u8(x):
-    """[0, 1] -> uint8, round half to even (the 1.5 * 2^23 trick, exact below 2^22)."""
-    y = (x * 255.0 + 12582912.0) - 12582912.0
-    return tl.minimum(tl.maximum(y, 0.0), 255.0).to(tl.uint8)
+    """[0, 1] -> [0, 255] int32, round half to even, without a conversion instruction: the
+    clamped x * 255 plus 1.5 * 2^23 has an ulp of 1, so its low mantissa bits are the
+    rounded value (the clamp also keeps the multiply out of an FMA with the addition)."""
+    y = tl.minimum(tl.maximum(x * 255.0, 0.0), 255.0) + 12582912.0
+    return y.to(tl.int32, bitcast=True) - 0x4B400000
 
 
 @triton.jit
@@ -202,74 +206,148 @@ def _recolor_variant(h, s, v, L, A, B, row, HAS_LAB: tl.constexpr):
 @triton.jit
 def _blend(orig, rec, alpha):
     """(orig * (255 - a) + rec * a + 127) // 255 in int32 (all terms >= 0): the one rounding
-    rule of every backend."""
-    mixed = orig.to(tl.int32) * (255 - alpha) + rec.to(tl.int32) * alpha + 127
-    return (mixed // 255).to(tl.uint8)
+    rule of every backend. m // 255 == (m * 0x8081) >> 23 for every m < 2^16."""
+    return ((orig * (255 - alpha) + rec * alpha + 127) * 0x8081) >> 23
 
 
 @triton.jit
-def recolor_kernel(rgb_ptr, alpha_ptr, out_ptr, params_ptr, meta_ptr, K,
+def _byte(words, i: tl.constexpr):
+    """Byte ``i`` (0..11) of the 12 bytes that 3 little-endian int32 words hold."""
+    return (words[i // 4] >> (8 * (i % 4))) & 0xFF
+
+
+@triton.jit
+def _interleave4(x0, x1, x2, x3):
+    """(G,) tensors of pixels 4g, 4g + 1, 4g + 2, 4g + 3 -> the (4G,) tensor in pixel order."""
+    return tl.reshape(tl.join(tl.join(x0, x2), tl.join(x1, x3)), (4 * x0.shape[0],))
+
+
+@triton.jit
+def _deinterleave4(x):
+    """The inverse of _interleave4."""
+    even, odd = tl.split(tl.reshape(x, (x.shape[0] // 4, 2, 2)))
+    x0, x2 = tl.split(even)
+    x1, x3 = tl.split(odd)
+    return x0, x1, x2, x3
+
+
+@triton.jit
+def _unpack3(w0, w1, w2):
+    """3 little-endian words per group of 4 pixels -> R, G, B int32 bytes in pixel order."""
+    words = (w0, w1, w2)
+    r = _interleave4(_byte(words, 0), _byte(words, 3), _byte(words, 6), _byte(words, 9))
+    g = _interleave4(_byte(words, 1), _byte(words, 4), _byte(words, 7), _byte(words, 10))
+    b = _interleave4(_byte(words, 2), _byte(words, 5), _byte(words, 8), _byte(words, 11))
+    return r, g, b
+
+
+@triton.jit
+def _pack3(r, g, b):
+    """R, G, B int32 bytes in pixel order -> the 3 little-endian words of each group."""
+    r0, r1, r2, r3 = _deinterleave4(r)
+    g0, g1, g2, g3 = _deinterleave4(g)
+    b0, b1, b2, b3 = _deinterleave4(b)
+    w0 = r0 | (g0 << 8) | (b0 << 16) | (r1 << 24)
+    w1 = g1 | (b1 << 8) | (r2 << 16) | (g2 << 24)
+    w2 = b2 | (r3 << 8) | (g3 << 16) | (b3 << 24)
+    return w0, w1, w2
+
+
+@triton.jit
+def recolor_kernel(rgb_ptr, alpha_ptr, out_ptr, params_ptr, meta_ptr, K, SIZE_CLASS,
                    BLOCK: tl.constexpr, HAS_LAB: tl.constexpr):
     """Recolour BLOCK pixels of image ``program_id(1)`` into its K variants.
 
+    Pixels are read and written as int32 words: a group of 4 pixels is 3 words of RGB and
+    one of alpha (every image starts at a multiple of 16 pixels, so words never straddle
+    two images), 4 loads per 4 pixels instead of 16 byte loads, and 3 word stores a variant
+    instead of 12 byte stores. Per-element offsets are int32 (an image holds fewer than
+    2^31 pixels); the image's base offsets are int64 scalars.
+
     Args:
-        rgb_ptr: packed ``(P * 3,)`` uint8 RGB of the batch.
-        alpha_ptr: packed ``(P,)`` uint8 alpha of the pre-pass; 0 copies the pixel.
-        out_ptr: uint8 output; variant k of image i starts at byte
+        rgb_ptr: packed ``(P * 3 / 4,)`` int32 view of the batch's uint8 RGB.
+        alpha_ptr: packed ``(P / 4,)`` int32 view of the pre-pass's uint8 alpha; 0 copies
+            the pixel.
+        out_ptr: int32 view of the uint8 output; variant k of image i starts at byte
             ``meta[i, 2] + k * meta[i, 3]`` and is ``(count, 3)`` RGB.
         params_ptr: ``(N, K, NUM_PARAMS)`` float32.
         meta_ptr: ``(N, 4)`` int64 (first pixel, count, first output byte, variant stride).
         K: variants per image.
+        SIZE_CLASS: bit length of the batch's largest pixel count: unused by the kernel, a
+            key of the autotuner (a tiny first batch does not choose the block size of a
+            large one).
         HAS_LAB: some row of the batch is a CIELAB row (else the Lab code is compiled out).
     """
     img = tl.program_id(1)
     start = tl.load(meta_ptr + img * 4)
-    count = tl.load(meta_ptr + img * 4 + 1)
+    count = tl.load(meta_ptr + img * 4 + 1).to(tl.int32)
     out_start = tl.load(meta_ptr + img * 4 + 2)
     stride = tl.load(meta_ptr + img * 4 + 3)
-    p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    valid = p < count
-    src = rgb_ptr + (start + p) * 3
-    r8 = tl.load(src, mask=valid, other=0)
-    g8 = tl.load(src + 1, mask=valid, other=0)
-    b8 = tl.load(src + 2, mask=valid, other=0)
-    alpha = tl.load(alpha_ptr + start + p, mask=valid, other=0).to(tl.int32)
-    hi, si, vi = _rgb_to_hsv_u8(r8.to(tl.int32), g8.to(tl.int32), b8.to(tl.int32))
-    h = hi.to(tl.float32)
-    s = si.to(tl.float32)
-    v = vi.to(tl.float32)
-    L = h
-    A = h
-    B = h
-    if HAS_LAB:
-        L, A, B = _rgb_to_lab(r8.to(tl.float32) * (1.0 / 255.0),
-                              g8.to(tl.float32) * (1.0 / 255.0),
-                              b8.to(tl.float32) * (1.0 / 255.0))
+    grp = tl.program_id(0) * (BLOCK // 4) + tl.arange(0, BLOCK // 4)  # groups of 4 pixels
+    valid = grp * 4 < count  # the rest of a group is the image's padding
+    src = rgb_ptr + (start // 4) * 3 + grp * 3
+    w0 = tl.load(src, mask=valid, other=0)
+    w1 = tl.load(src + 1, mask=valid, other=0)
+    w2 = tl.load(src + 2, mask=valid, other=0)
+    alphas = tl.load(alpha_ptr + start // 4 + grp, mask=valid, other=0)
+    dst = out_ptr + out_start // 4 + grp * 3
+    step = stride // 4
     # A while loop, not `for k in range(K)`: Triton 3.6's interpreter cannot bound a for
     # loop by a runtime scalar under numpy 2 (int() of a 1-element array); compiled, both
     # are the same scf loop.
-    k = 0
-    while k < K:
-        row = params_ptr + (img * K + k) * NUM_PARAMS
-        r, g, b = _recolor_variant(h, s, v, L, A, B, row, HAS_LAB)
-        # a copy row (target == source) keeps the pixels: alpha 0 blends to the original
-        a = tl.where(tl.load(row) == MODE_COPY, 0, alpha)
-        dst = out_ptr + out_start + k * stride + p * 3
-        tl.store(dst, _blend(r8, r, a), mask=valid)
-        tl.store(dst + 1, _blend(g8, g, a), mask=valid)
-        tl.store(dst + 2, _blend(b8, b, a), mask=valid)
-        k += 1
+    if tl.max(tl.where(alphas != 0, 1, 0), axis=0) == 0:
+        k = 0
+        while k < K:  # nothing to recolour in this block: K copies
+            tl.store(dst, w0, mask=valid)
+            tl.store(dst + 1, w1, mask=valid)
+            tl.store(dst + 2, w2, mask=valid)
+            dst += step
+            k += 1
+    else:
+        alpha = _interleave4(alphas & 0xFF, (alphas >> 8) & 0xFF, (alphas >> 16) & 0xFF,
+                             (alphas >> 24) & 0xFF)
+        r8, g8, b8 = _unpack3(w0, w1, w2)
+        hi, si, vi = _rgb_to_hsv_u8(r8, g8, b8)
+        h = hi.to(tl.float32)
+        s = si.to(tl.float32)
+        v = vi.to(tl.float32)
+        L = h
+        A = h
+        B = h
+        if HAS_LAB:
+            L, A, B = _rgb_to_lab(r8.to(tl.float32) * (1.0 / 255.0),
+                                  g8.to(tl.float32) * (1.0 / 255.0),
+                                  b8.to(tl.float32) * (1.0 / 255.0))
+        k = 0
+        while k < K:
+            row = params_ptr + (img * K + k) * NUM_PARAMS
+            r, g, b = _recolor_variant(h, s, v, L, A, B, row, HAS_LAB)
+            # a copy row (target == source) keeps the pixels: alpha 0 blends to the original
+            a = tl.where(tl.load(row) == MODE_COPY, 0, alpha)
+            v0, v1, v2 = _pack3(_blend(r8, r, a), _blend(g8, g, a), _blend(b8, b, a))
+            tl.store(dst, v0, mask=valid)
+            tl.store(dst + 1, v1, mask=valid)
+            tl.store(dst + 2, v2, mask=valid)
+            dst += step
+            k += 1
 
 
-# Block sizes to try on a GPU (the interpreter uses one fixed size: see launch code).
+def size_class(max_count: int) -> int:
+    """The autotuner's size key: the bit length of the largest image's pixel count."""
+    return int(max_count).bit_length()
+
+
+# Block sizes to try on a GPU (the interpreter uses one fixed size: see launch code). At
+# least one group of 4 pixels a thread (BLOCK >= 128 * num_warps): fewer would replicate
+# the (BLOCK / 4,) word tensors across threads and shuffle them through shared memory.
 AUTOTUNE_CONFIGS = [
-    triton.Config({"BLOCK": 256}, num_warps=4),
+    triton.Config({"BLOCK": 256}, num_warps=2),
     triton.Config({"BLOCK": 512}, num_warps=4),
     triton.Config({"BLOCK": 1024}, num_warps=4),
     triton.Config({"BLOCK": 1024}, num_warps=8),
     triton.Config({"BLOCK": 2048}, num_warps=8),
 ]
 
-recolor_kernel_autotuned = triton.autotune(configs=AUTOTUNE_CONFIGS, key=["K", "HAS_LAB"])(
-    recolor_kernel
-)
+recolor_kernel_autotuned = triton.autotune(
+    configs=AUTOTUNE_CONFIGS, key=["K", "HAS_LAB", "SIZE_CLASS"]
+)(recolor_kernel)

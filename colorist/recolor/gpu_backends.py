@@ -119,21 +119,29 @@ def pack_triton(images, alphas) -> PackedBatch:
 
 
 def launch_triton(batch: PackedBatch, out, params_dev, meta_dev, k: int, has_lab: bool):
-    """One launch of the Triton kernel into a preallocated ``out`` (what bench/ times)."""
+    """The Triton kernel into a preallocated ``out`` (what bench/ times): one launch per
+    chunk of images (``image_chunks``)."""
+    import torch
     import triton
 
     from colorist.kernels import recolor_triton as kt
 
     most = batch.max_count
+    if most >= 2**31:
+        raise ValueError(f"an image of {most} pixels: the Triton kernel takes fewer than 2^31")
+    size_class = kt.size_class(most)
+    # int32 words: 4 pixels are 3 words of RGB and one of alpha (gpu_batch aligns each
+    # image to 16 pixels, so the views exist and words never straddle two images)
+    words = [t.view(torch.int32) for t in (batch.rgb, batch.alpha, out)]
     for first, n in image_chunks(len(batch)):
-        args = (batch.rgb, batch.alpha, out, params_dev[first : first + n],
-                meta_dev[first : first + n], k)
+        args = (*words, params_dev[first : first + n], meta_dev[first : first + n], k)
         if triton_interpreted():
             grid = (triton.cdiv(most, _INTERPRETER_BLOCK), n)
-            kt.recolor_kernel[grid](*args, BLOCK=_INTERPRETER_BLOCK, HAS_LAB=has_lab)
+            kt.recolor_kernel[grid](*args, SIZE_CLASS=size_class, BLOCK=_INTERPRETER_BLOCK,
+                                    HAS_LAB=has_lab)
         else:
             grid = lambda meta, n=n: (triton.cdiv(most, meta["BLOCK"]), n)  # noqa: E731
-            kt.recolor_kernel_autotuned[grid](*args, HAS_LAB=has_lab)
+            kt.recolor_kernel_autotuned[grid](*args, SIZE_CLASS=size_class, HAS_LAB=has_lab)
 
 
 def run_triton(images, alphas, params: np.ndarray, threads: int = 0) -> list:
