@@ -24,7 +24,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 
 # Optional packages outside the extras: module -> what to install.
 OTHER_OPTIONAL = {"open_clip": "open_clip_torch torchvision", "torchvision": "torchvision",
-                  "cupy": "cupy-cuda12x", "triton": "triton", "datasets": "datasets"}
+                  "cupy": "cupy-cuda13x", "triton": "triton", "datasets": "datasets"}
 
 
 def missing_extra(command: str, extras: str | tuple[str, ...], error: ImportError) -> str | None:

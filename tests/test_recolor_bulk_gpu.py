@@ -65,6 +65,34 @@ def test_device_codec_cpu_fallback_round_trip(tmp_path):
     assert np.array_equal(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), img)
 
 
+def test_nvjpeg_calls_wait_for_the_callers_stream(monkeypatch):
+    """torchvision's nvJPEG runs on a private stream that does not wait for the caller's:
+    the caller's stream is drained before each decode and encode (no GPU needed: a stand-in
+    torchvision.io records the order of the calls)."""
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from colorist.io import device_codec
+
+    calls = []
+    fake = SimpleNamespace(
+        ImageReadMode=SimpleNamespace(RGB="RGB"),
+        decode_jpeg=lambda data, mode, device: calls.append("decode")
+        or [torch.zeros(3, 37, 53, dtype=torch.uint8) for _ in data],
+        encode_jpeg=lambda images, quality: calls.append("encode")
+        or [torch.zeros(4, dtype=torch.uint8) for _ in images],
+    )
+    monkeypatch.setattr(device_codec, "torchvision_io", lambda: fake)
+    monkeypatch.setattr(device_codec, "wait_for_current_stream",
+                        lambda device: calls.append(f"wait {device}"))
+    ok, jpg = cv2.imencode(".jpg", np.zeros((37, 53, 3), np.uint8))
+    codec = DeviceCodec("cuda:0")
+    out = codec.decode([("a.jpg", jpg.tobytes()), ("b.jpg", jpg.tobytes())])
+    assert [tuple(o.shape) for o in out] == [(37, 53, 3)] * 2
+    codec.encode(out, ".jpg", 90)
+    assert calls == ["wait cuda:0", "decode", "wait cuda:0", "encode"]
+
+
 @pytest.mark.parametrize("name", ["triton", "cuda"])
 def test_gpu_bulk_path_matches_the_cpu_path(name, small_jobs):
     if BACKENDS[name].unavailable() is not None:

@@ -7,6 +7,12 @@ pixels cross PCIe only as compressed bytes. Files the GPU decoder does not take 
 orientation to apply, CMYK, anything it rejects) are decoded by ``decode_image`` on the
 CPU and uploaded, so every file decodes as it would in the CPU path (nvJPEG's IDCT may
 differ from libjpeg's by a level or two on some pixels).
+
+torchvision's nvJPEG calls run on a private stream that does not wait for the caller's
+(torchvision pull request 9606): its outputs are allocated on the caller's stream, where
+the caching allocator may hand out a block that queued kernels still read, and nvJPEG
+overwrites it before they run; the encoder may read images our kernels are still
+writing. So the caller's stream is drained before each nvJPEG call.
 """
 
 from __future__ import annotations
@@ -58,6 +64,13 @@ def torchvision_io() -> Any | None:
     return tio if hasattr(tio, "decode_jpeg") and hasattr(tio, "encode_jpeg") else None
 
 
+def wait_for_current_stream(device) -> None:
+    """Block until the work queued on ``device``'s current CUDA stream has run."""
+    import torch
+
+    torch.cuda.current_stream(device).synchronize()
+
+
 @dataclass
 class DeviceCodec:
     """Decode to / encode from ``(H, W, 3)`` uint8 torch tensors on ``device``."""
@@ -84,6 +97,7 @@ class DeviceCodec:
 
         tio = torchvision_io()
         data = [torch.frombuffer(bytearray(blobs[i][1]), dtype=torch.uint8) for i in idx]
+        wait_for_current_stream(self.device)  # see the module docstring
         try:
             images = tio.decode_jpeg(data, mode=tio.ImageReadMode.RGB, device=self.device)
         except RuntimeError:
@@ -104,6 +118,7 @@ class DeviceCodec:
         if self.uses_nvjpeg and suffix.lower() in (".jpg", ".jpeg") and images:
             tio = torchvision_io()
             chw = [im.permute(2, 0, 1).contiguous() for im in images]
+            wait_for_current_stream(self.device)  # the images are written on this stream
             return [bytes(b.cpu().numpy()) for b in tio.encode_jpeg(chw, quality=quality)]
         return [encode_image(np.ascontiguousarray(im.cpu().numpy()), suffix, quality)
                 for im in images]

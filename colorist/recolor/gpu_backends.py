@@ -61,7 +61,8 @@ def cuda_unavailable() -> str | None:
     for module in ("torch", "cupy"):
         if importlib.util.find_spec(module) is None:
             return (f"backend 'cuda' needs {module}: pip install 'colorist[gpu]' "
-                    "(torch with CUDA, cupy-cuda12x or cupy-cuda13x)")
+                    "(torch with CUDA, cupy-cuda13x; 'colorist[gpu-cuda12]' on a CUDA 12 "
+                    "driver)")
     if not _torch_cuda():
         return ("backend 'cuda' needs an NVIDIA GPU visible to torch "
                 "(torch.cuda.is_available() is False); use backend='cpu'")
