@@ -15,18 +15,23 @@
 // Launch: grid (ceil(max count / (kThreads * kPixelsPerThread)), N), block kThreads; a batch
 // of more than 65,535 images is launched in chunks with meta and params offset.
 //
-// Each thread owns kPixelsPerThread consecutive pixels: three 16-byte loads of RGB and one
-// of alpha (no stride-3 byte loads), then per variant three 16-byte stores. Pixels past an
-// image's count are the padding of the packed buffer (inputs and outputs both have it), so
-// no thread needs a tail loop.
+// Each thread owns kPixelsPerThread = 8 consecutive pixels: three 8-byte loads of RGB and
+// one of alpha (no stride-3 byte loads), then per variant three 8-byte stores. Pixels past
+// an image's count are the padding of the packed buffer (inputs and outputs both have it),
+// so no thread needs a tail loop. 8 and not 16 pixels: a warp's request then covers 768
+// bytes of RGB instead of 1536, the same third of each sector per request (DRAM traffic is
+// the same, L1 keeps the lines between a thread's three requests), and memory instructions
+// stay under 1% of the instructions a pixel; 16 pixels fill all 64 registers and need 76
+// KiB of CIELAB scratch (over the 48 KiB of static shared memory).
 //
-// What stays in registers across the variant loop: the RGB words (12), the alpha words (4)
-// and the pixels' OpenCV HSV packed like the RGB (12 words: H, S, V are bytes), computed
-// once per pixel. A variant reads its parameter row with float4 loads (uniform, broadcast),
-// recolours each pixel with alpha > 0 and stores each 16-byte output word as soon as its
+// What stays in registers across the variant loop: the RGB words (6), the alpha words (2)
+// and the pixels' OpenCV HSV packed like the RGB (6 words: H, S, V are bytes), computed
+// once per pixel, without a conversion or division instruction (pixel_math.h's device
+// arithmetic). A variant reads its parameter row with float4 loads (uniform, broadcast),
+// recolours each pixel with alpha > 0 and stores each 8-byte output vector as soon as its
 // pixels are done. Two entry points: recolor_kernel_hsv for batches without a CIELAB row
-// (the CIELAB code is not compiled in) and recolor_kernel_lab; a CIELAB pixel recomputes
-// its Lab per CIELAB variant (caching it would take 48 registers).
+// (the CIELAB code is not compiled in) and recolor_kernel_lab, which keeps the pixels' Lab
+// in shared memory (LabScratch). bench/sass.py reports registers and instruction counts.
 
 #include "colorist/pixel_math.h"
 

@@ -1,8 +1,9 @@
 """The flat batch layout the GPU kernels (kernels/) take: mixed sizes, one launch.
 
 Images of any sizes sit back to back in one uint8 pixel buffer, each starting at a multiple
-of ``ALIGN_PX`` pixels (48 bytes of RGB, 16 of alpha), so the CUDA kernel reads 16 pixels with
-four 16-byte loads and no image boundary falls inside a load. A per-image ``meta`` row
+of ``ALIGN_PX`` pixels (48 bytes of RGB, 16 of alpha), so the CUDA kernel reads 8 pixels with
+four 8-byte loads, the Triton kernel 4 pixels as four int32 words, and no image boundary
+falls inside a load. A per-image ``meta`` row
 ``[first pixel, pixel count, first output byte, bytes between variants]`` (int64) tells a
 program where its image is. The output holds, per image, K variants of its padded pixel
 count back to back, so a uniform batch whose H * W is a multiple of 16 comes out as one
