@@ -253,7 +253,7 @@ def _pack3(r, g, b):
     return w0, w1, w2
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["SIZE_CLASS"])  # an autotune key only: no recompile per value
 def recolor_kernel(rgb_ptr, alpha_ptr, out_ptr, params_ptr, meta_ptr, K, SIZE_CLASS,
                    BLOCK: tl.constexpr, HAS_LAB: tl.constexpr):
     """Recolour BLOCK pixels of image ``program_id(1)`` into its K variants.

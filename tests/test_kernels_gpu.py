@@ -176,6 +176,20 @@ def test_launch_constants_match_the_kernel_source():
     assert ALIGN_PX % PIXELS_PER_THREAD == 0  # no thread's pixels cross an image's padding
 
 
+@needs_triton
+def test_triton_autotune_key_has_a_size_class():
+    """A tiny first batch must not fix the block size for large ones: the autotuner keys on
+    the bit length of the largest image, and every config has a group of 4 pixels a
+    thread at least (no replicated word tensors)."""
+    from colorist.kernels import recolor_triton as kt
+
+    assert kt.recolor_kernel_autotuned.keys == ["K", "HAS_LAB", "SIZE_CLASS"]
+    assert kt.size_class(1) < kt.size_class(64 * 64) < kt.size_class(1920 * 1080)
+    assert kt.size_class(1000) == kt.size_class(1020)
+    for config in kt.AUTOTUNE_CONFIGS:
+        assert config.kwargs["BLOCK"] >= 4 * 32 * config.num_warps
+
+
 @pytest.mark.parametrize("n, limit", [(1, 65535), (65535, 65535), (65536, 65535),
                                       (200_000, 65535), (7, 3), (6, 3), (0, 3)])
 def test_image_chunks_cover_every_image_once_within_the_grid_limit(n, limit):
