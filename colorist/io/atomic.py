@@ -72,8 +72,9 @@ def jsonl_text(rows) -> str:
     return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
 
 
-def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one JSON line and flush it to disk.
+def append_jsonl(path: str | Path, record: dict, sync: bool = True) -> None:
+    """Append one JSON line; with ``sync`` also flush it to disk (``fsync``). Bulk writers
+    append with ``sync=False`` and call ``fsync_file`` once per batch of lines.
 
     A crash can leave a torn last line without its newline; the next append starts on a
     new line, so the torn fragment stays one malformed line (``read_jsonl`` skips it) and
@@ -89,7 +90,21 @@ def append_jsonl(path: str | Path, record: dict) -> None:
                 line = b"\n" + line
         _write_all(f, line)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush what was written to ``path`` (by any handle) to disk: one ``fsync``.
+
+    Raises:
+        OSError: the file cannot be opened or the device reports a write error.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
