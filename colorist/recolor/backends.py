@@ -7,7 +7,9 @@ validated and C-contiguous (colorist.recolor.api).
 
 GPU backends (``triton``, ``cuda``; colorist/recolor/gpu_backends.py) also accept torch
 tensors and CuPy arrays, return torch tensors on the device, and have a ``pack`` step that
-lays the batch out once for the hue histograms and the recolouring.
+lays the batch out once for the hue histograms and the recolouring. ``Backend.prepare``
+(identity on host backends, ``pack`` on GPU ones) then ``Backend.run_prepared`` is the one
+code path that runs a batch on any backend (the bulk pipeline, colorist.recolor.batch).
 
 ``auto`` picks the available backend with the highest ``speed_rank`` (never an emulated
 one, such as Triton in its CPU interpreter).
@@ -19,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +63,17 @@ class Backend:
     @property
     def on_gpu(self) -> bool:
         return self.pack is not None
+
+    def prepare(self, images: Sequence, alphas: Sequence) -> Any:
+        """Lay a planned batch out for ``run_prepared``: ``(images, alphas)`` as they are on
+        host backends, the packed batch (``pack``) on GPU ones."""
+        return (images, alphas) if self.pack is None else self.pack(images, alphas)
+
+    def run_prepared(self, batch: Any, params: np.ndarray, threads: int = 0) -> list:
+        """``run`` on what ``prepare`` returned: N ``(K, H_i, W_i, 3)`` uint8 arrays."""
+        if self.pack is None:
+            return self.run(*batch, params, threads)
+        return self.run(batch, None, params, threads)
 
 
 BACKENDS: dict[str, Backend] = {}
