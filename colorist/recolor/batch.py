@@ -6,26 +6,32 @@ Output folder layout::
     OUT/previews/<id>.png          contact sheet per object (--preview)
     OUT/results.jsonl              one line per finished object (append-only)
     OUT/rejects.jsonl              the items skipped in the last run, with the reason
-    OUT/summary.json               counts, timing and the colour-check pass rates
+    OUT/summary.json               counts, timing (stage_seconds) and the check pass rates
     OUT/batch_config.json          the settings the folder's outputs were made with
 
-Every file is written atomically. An object is finished once its line is in results.jsonl
-(after all its files are written), so a rerun skips finished objects and redoes the rest;
-``overwrite`` redoes everything. A rerun with other output settings (format, quality,
-palette...) is refused unless ``overwrite``. Decoding, encoding and writing run on a thread
-pool while the backend recolours the previous batch.
+One pipeline for every backend (``colorist.recolor.pipeline``): the pool loads batch i+1
+while the main thread recolours batch i (the codec's batch decode, the pre-pass and plan,
+``Backend.prepare`` then ``Backend.run_prepared``) while the pool checks, encodes and
+writes batch i-1. The codec (``colorist.recolor.loading.codec_for``: OpenCV on host
+backends, nvJPEG on GPU ones) and the colour check (``checker_for``: full images on host
+backends, pixels sampled on the device on GPU ones) follow the backend's kind.
+
+Durability and resume. Every image file is written atomically (temporary file + rename;
+not fsynced on its own). An object is finished once its line is in results.jsonl, and
+its line is appended only after all its files are written. Lines are appended in job
+order without an fsync each; results.jsonl is fsynced once per batch, after the batch's
+last line. So a process crash loses nothing written, and a power loss loses at most the
+lines after the last fsync (the tail of one batch), which a rerun redoes: a rerun skips
+finished objects and redoes the rest (``overwrite`` redoes everything), and its lines
+follow the job order, so an interrupted run resumed ends with the lines of one run without
+interruption. A line torn by a crash stays one malformed line that readers skip
+(``colorist.io.atomic.append_jsonl``). A rerun with other output settings (format,
+quality, palette...) is refused unless ``overwrite``.
 
 A bad item (unreadable image, bad mask, a failed write) becomes a typed ``Reject``
 (``colorist.rejects``) and never stops the others. When the disk fills up, the objects not
 written are rejected with ``write-failed`` (their partial files removed), the summary says
 so, and a rerun finishes them.
-
-With a GPU backend (``triton``, ``cuda``) the bulk path stays on the device: the pool reads
-file bytes and rasterises masks (JPEG sizes come from the frame header), JPEGs are decoded
-in one nvJPEG call per batch, the batch is packed once (pinned host memory for the masks),
-recoloured by one kernel launch, and the variants are encoded by one GPU JPEG call; only
-compressed bytes, masks and a few thousand sampled pixels for the colour check cross
-PCIe. Without torchvision's GPU codecs the same path decodes/encodes with OpenCV.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -48,25 +54,26 @@ from colorist.io.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    fsync_file,
     jsonl_text,
 )
-from colorist.io.device_codec import DeviceCodec
 from colorist.io.images import MAX_PIXELS, write_image
 from colorist.io.names import safe_name
 from colorist.palette import DEFAULT_PALETTE, Palette
-from colorist.quality import check_means, check_passed, check_sampled, check_variants
+from colorist.quality import check_means, check_passed
 from colorist.recolor.api import plan_objects
 from colorist.recolor.backends import Backend, get_backend
 from colorist.recolor.jobs import Job
-from colorist.recolor.loading import Loaded, job_reject, load_job, load_job_for_gpu
+from colorist.recolor.loading import Loaded, codec_for
+from colorist.recolor.pipeline import CHECK_SAMPLES, StageClock, checker_for, run_stages
 from colorist.recolor.preview import contact_sheet
 from colorist.recolor.resume import RESULTS, check_settings, split_done
 from colorist.rejects import Reject
 
-_Loaded = Loaded  # the load step's item (colorist.recolor.loading)
 IMAGE_FORMATS = ("jpg", "png")
 MAX_WORKERS = 256
 MAX_BATCH = 4096
+__all__ = ["CHECK_SAMPLES", "BatchConfig", "BatchSummary", "run_batch", "variant_path"]
 
 
 @dataclass
@@ -116,7 +123,9 @@ class BatchSummary:
         records: id -> results record of every finished object (done now or before).
         rejects: every item skipped in this run (given and found), typed.
         write_failed: objects whose outputs could not be written (disk full...).
-        run_files_error: why rejects.jsonl / summary.json could not be written, if so.
+        run_files_error: why rejects.jsonl / summary.json could not be written (or
+            results.jsonl not flushed to disk), if so.
+        stage_seconds: seconds per pipeline stage, summed over threads, and ``wall``.
     """
 
     done: int = 0
@@ -132,6 +141,7 @@ class BatchSummary:
     rejects: list = field(default_factory=list, repr=False)
     write_failed: int = 0
     run_files_error: str | None = None
+    stage_seconds: dict = field(default_factory=dict)  # stage -> seconds (StageClock)
 
     def to_dict(self) -> dict:
         per_target = {}
@@ -146,10 +156,8 @@ class BatchSummary:
             "variants_per_second": round(self.variants / self.seconds, 1) if self.seconds else 0,
             "backend": self.backend, "check_by_target": per_target,
             "reject_reasons": dict(self.reject_reasons), "write_failed": self.write_failed,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
-
-# Masked pixels sampled per variant for the colour check on the GPU path.
-CHECK_SAMPLES = 4096
 
 
 def variant_path(out: Path, job: Job, target: str, image_format: str,
@@ -168,17 +176,25 @@ def _batches(jobs: Sequence[Job], size: int) -> Iterator[list[Job]]:
         yield list(jobs[i : i + size])
 
 
-def _recolor_group(impl: Backend, items: list[_Loaded], cfg: BatchConfig) -> list[np.ndarray]:
-    images = [it.image for it in items]
-    masks = [it.mask for it in items]
-    alphas, params = plan_objects(
-        impl, images, masks, [it.job.source for it in items],
-        [list(it.job.targets) for it in items], cfg.palette, cfg.threads, cfg.fit_source,
-    )
-    return impl.run(images, alphas, params, cfg.threads)
+@dataclass
+class Post:
+    """One recoloured object on its way to the post stage (check, encode, write).
+
+    Attributes:
+        variants: ``(K, H, W, 3)`` uint8 to encode there (None: ``blobs`` are encoded).
+        blobs: the encoded variant files when the codec encodes whole batches.
+        check: what the colour check judges (``FullCheck`` / ``SampledCheck``), or None.
+        preview: ``(original, variants)`` as numpy for the contact sheet, or None.
+    """
+
+    item: Loaded
+    variants: Any = None
+    blobs: list[bytes] | None = None
+    check: Any = None
+    preview: tuple | None = None
 
 
-def _record(item: _Loaded, outputs: dict, checks: dict, cfg: BatchConfig) -> dict:
+def _record(item: Loaded, outputs: dict, checks: dict, cfg: BatchConfig) -> dict:
     """The results line: the job's extra fields, then the known fields (never overridden
     by an extra field of the same name)."""
     job = item.job
@@ -193,18 +209,27 @@ def _record(item: _Loaded, outputs: dict, checks: dict, cfg: BatchConfig) -> dic
     return record
 
 
-def _write_preview(item: _Loaded, original: np.ndarray, variants, cfg: BatchConfig) -> None:
+def _write_preview(item: Loaded, original: np.ndarray, variants, cfg: BatchConfig) -> None:
     sheet = contact_sheet(original, list(variants), item.job.targets, item.job.source,
                           palette=cfg.palette)
     write_image(cfg.out / "previews" / f"{item.job.id}.png", sheet)
 
 
-def _variant_paths(item: _Loaded, cfg: BatchConfig) -> list[Path]:
+def _variant_paths(item: Loaded, cfg: BatchConfig) -> list[Path]:
     return [variant_path(cfg.out, item.job, t, cfg.image_format, cfg.name_template)
             for t in item.job.targets]
 
 
-def _remove_partial(item: _Loaded, cfg: BatchConfig) -> None:
+def _write_variants(item: Loaded, blobs: list[bytes], cfg: BatchConfig) -> dict:
+    """Write one object's encoded variants; target -> path relative to ``out``."""
+    outputs = {}
+    for target, blob, path in zip(item.job.targets, blobs, _variant_paths(item, cfg)):
+        atomic_write_bytes(path, blob)
+        outputs[target] = str(path.relative_to(cfg.out))
+    return outputs
+
+
+def _remove_partial(item: Loaded, cfg: BatchConfig) -> None:
     """After a failed write: remove the object's variant files, which no results line
     refers to (orphans otherwise); a rerun writes them again."""
     for path in _variant_paths(item, cfg):
@@ -212,97 +237,137 @@ def _remove_partial(item: _Loaded, cfg: BatchConfig) -> None:
             path.unlink(missing_ok=True)
 
 
-def _write_item(item: _Loaded, variants: np.ndarray, cfg: BatchConfig) -> dict:
-    """Write one object's variants (+ preview) and return its results record."""
-    job = item.job
-    outputs = {}
-    for target, image, path in zip(job.targets, variants, _variant_paths(item, cfg)):
-        write_image(path, image, cfg.quality)
-        outputs[target] = str(path.relative_to(cfg.out))
-    checks = (check_variants(item.image, item.mask, job.source, dict(zip(job.targets, variants)))
-              if cfg.check else {})
-    if cfg.preview:
-        _write_preview(item, item.image, variants, cfg)
-    return _record(item, outputs, checks, cfg)
+def _as_numpy(x: Any) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else x.cpu().numpy()
 
 
-def _write_encoded(item: _Loaded, blobs: list[bytes], checks: dict, preview, cfg) -> dict:
-    """GPU path: write one object's already encoded variants (+ preview)."""
-    outputs = {}
-    for target, blob, path in zip(item.job.targets, blobs, _variant_paths(item, cfg)):
-        atomic_write_bytes(path, blob)
-        outputs[target] = str(path.relative_to(cfg.out))
-    if preview is not None:
-        _write_preview(item, *preview, cfg)
-    return _record(item, outputs, checks, cfg)
+def _group_by_k(items: list[Loaded]) -> list[list[Loaded]]:
+    """One backend call per number of targets (a call's table is (N, K, P))."""
+    groups: dict[int, list[Loaded]] = {}
+    for it in items:
+        groups.setdefault(len(it.job.targets), []).append(it)
+    return list(groups.values())
 
 
-def _decode_on_device(items: list[_Loaded], codec: DeviceCodec) -> None:
-    """Decode the JPEGs of a batch in one device call; failures become the item's error."""
-    todo = [it for it in items if it.error is None and it.image is None]
-    decoded = codec.decode([(str(it.job.image), it.data) for it in todo])
-    for it, image in zip(todo, decoded):
-        it.data = None
-        if isinstance(image, Exception):
-            it.error = job_reject(it.job, image)
-        elif tuple(image.shape[:2]) != it.mask.shape:
-            it.error = Reject("image-undecodable", f"{it.job.image}: decoded size "
-                              f"{tuple(image.shape[:2])} differs from the JPEG header's "
-                              f"{it.mask.shape}", it.job.id, it.job.line or None,
-                              str(it.job.image))
-        else:
-            it.image = image
+class _BulkRun:
+    """The stages of one run (``colorist.recolor.pipeline.run_stages`` schedules them)."""
 
+    def __init__(self, impl: Backend, cfg: BatchConfig, summary: BatchSummary, bar) -> None:
+        self.impl, self.cfg, self.summary, self.bar = impl, cfg, summary, bar
+        self.codec = codec_for(impl, cfg.max_pixels)
+        self.checker = checker_for(impl) if cfg.check else None
+        self.clock = StageClock()
+        self.results = cfg.out / RESULTS
 
-def _sampled_checks(group: list[_Loaded], outs: list, cfg: BatchConfig) -> list[dict]:
-    """The quality check from up to CHECK_SAMPLES object pixels of the original and of
-    each variant (``colorist.quality.check_sampled``), gathered on the device and copied
-    to the host in one transfer."""
-    import torch
+    def load(self, job: Job) -> Loaded:
+        """Pool: read and decode (host codec) or read (device codec) one job's image."""
+        with self.clock("decode"):
+            return self.codec.load(job)
 
-    gathered, sizes = [], []
-    for item, out in zip(group, outs):
-        idx = np.flatnonzero(item.mask.reshape(-1))
-        if len(idx) > CHECK_SAMPLES:
-            idx = idx[np.linspace(0, len(idx) - 1, CHECK_SAMPLES).astype(np.int64)]
-        k, h, w, _ = out.shape
-        at = torch.from_numpy(idx).to(out.device)
-        original = torch.as_tensor(item.image, device=out.device).reshape(1, h * w, 3)
-        gathered.append(torch.cat([original, out.reshape(k, h * w, 3)])[:, at].reshape(-1, 3))
-        sizes.append((k + 1, len(idx)))
-    pixels = torch.cat(gathered).cpu().numpy()
-    checks, offset = [], 0
-    for item, (k, n) in zip(group, sizes):
-        px = pixels[offset : offset + k * n].reshape(k, n, 3)
-        offset += k * n
-        checks.append(check_sampled(px[0], dict(zip(item.job.targets, px[1:])),
-                                    item.job.source))
-    return checks
+    def recolour(self, items: list[Loaded]) -> list[Post]:
+        """Main thread: one batch from loaded items to ``Post`` tasks, in job order."""
+        with self.clock("decode"):
+            self.codec.decode(items)
+        ok = [it for it in items if it.error is None]
+        self.summary.rejects += [it.error for it in items if it.error is not None]
+        self.bar.update(len(items) - len(ok))
+        posts = {}
+        for group in _group_by_k(ok):
+            posts.update(zip(map(id, group), self._recolour_group(group)))
+        return [posts[id(it)] for it in ok]
 
+    def _recolour_group(self, group: list[Loaded]) -> list[Post]:
+        cfg, impl, clock = self.cfg, self.impl, self.clock
+        images = [it.image for it in group]
+        with clock("prepass"):
+            alphas, params = plan_objects(
+                impl, images, [it.mask for it in group], [it.job.source for it in group],
+                [list(it.job.targets) for it in group], cfg.palette, cfg.threads,
+                cfg.fit_source)
+        with clock("kernel"):
+            outs = impl.run_prepared(impl.prepare(images, alphas), params, cfg.threads)
+        blobs = self._encode_batch(outs)
+        with clock("check"):
+            checks = self.checker.gather(group, outs) if self.checker else [None] * len(group)
+        return [Post(it, None if b is not None else out, b, c,
+                     (_as_numpy(it.image), _as_numpy(out)) if cfg.preview else None)
+                for it, out, b, c in zip(group, outs, blobs, checks)]
 
-def _recolor_group_on_device(impl, group, cfg, codec, pool) -> list[tuple[_Loaded, Future]]:
-    """Pack, recolour and encode a group on the device; the writes go to the pool."""
-    alphas, params = plan_objects(
-        impl, [it.image for it in group], [it.mask for it in group],
-        [it.job.source for it in group], [list(it.job.targets) for it in group], cfg.palette,
-        cfg.threads, cfg.fit_source,
-    )
-    batch = impl.pack([it.image for it in group], alphas)
-    outs = impl.run(batch, None, params, cfg.threads)
-    blobs = codec.encode([v for out in outs for v in out], f".{cfg.image_format}", cfg.quality)
-    checks = _sampled_checks(group, outs, cfg) if cfg.check else [{}] * len(group)
-    futures, offset = [], 0
-    for item, out, check in zip(group, outs, checks):
-        k = len(item.job.targets)
-        preview = None
-        if cfg.preview:
-            image = item.image
-            preview = (image if isinstance(image, np.ndarray) else image.cpu().numpy(),
-                       out.cpu().numpy())
-        futures.append((item, pool.submit(_write_encoded, item, blobs[offset : offset + k],
-                                          check, preview, cfg)))
-        offset += k
-    return futures
+    def _encode_batch(self, outs: list) -> list:
+        """Every variant of the group in one codec call where the codec encodes batches."""
+        if not self.codec.encodes_batches:
+            return [None] * len(outs)
+        with self.clock("encode"):
+            flat = self.codec.encode([v for out in outs for v in out],
+                                     f".{self.cfg.image_format}", self.cfg.quality)
+        ends = np.cumsum([len(out) for out in outs])
+        return [flat[end - len(out) : end] for out, end in zip(outs, ends)]
+
+    def post(self, task: Post) -> dict:
+        """Pool: encode (host codec), write, check and preview one object; its record."""
+        cfg, clock, item = self.cfg, self.clock, task.item
+        blobs = task.blobs
+        if blobs is None:
+            with clock("encode"):
+                blobs = self.codec.encode(list(task.variants), f".{cfg.image_format}",
+                                          cfg.quality)
+        with clock("write"):
+            outputs = _write_variants(item, blobs, cfg)
+        with clock("check"):
+            checks = self.checker.judge(item, task.check) if self.checker else {}
+        if task.preview is not None:
+            with clock("write"):
+                _write_preview(item, *task.preview, cfg)
+        return _record(item, outputs, checks, cfg)
+
+    def finish(self, posted: list[tuple[Post, Future]]) -> None:
+        """Main thread: the batch's results lines in job order, then one fsync."""
+        appended = sum(self._finish_one(task.item, fut) for task, fut in posted)
+        if appended:
+            with self.clock("results"):
+                self._sync()
+
+    def _finish_one(self, item: Loaded, fut: Future) -> bool:
+        """Append one object's results line, or reject it when its files or its line could
+        not be written (its partial files removed). True when a line was appended."""
+        try:
+            with self.clock("wait_post"):
+                record = fut.result()
+            with self.clock("results"):
+                append_jsonl(self.results, record, sync=False)
+        except Exception as e:  # disk full, permissions: reject the item, keep going
+            self._write_failed(item, e)
+            return False
+        finally:
+            self.bar.update(1)
+        self._count(record)
+        return True
+
+    def _write_failed(self, item: Loaded, error: Exception) -> None:
+        _remove_partial(item, self.cfg)
+        self.summary.write_failed += 1
+        self.summary.rejects.append(Reject(
+            "write-failed", f"{item.job.id}: outputs not written ({error})", item.job.id,
+            item.job.line or None, str(item.job.image)))
+
+    def _count(self, record: dict) -> None:
+        summary = self.summary
+        summary.done += 1
+        summary.variants += len(record["outputs"])
+        summary.records[record["id"]] = record
+        for target, entry in record.get("check", {}).items():
+            summary.checks[(target, check_passed(entry))] += 1
+            summary.check_figures.setdefault(target, []).append(entry)
+
+    def _sync(self) -> None:
+        """One fsync of results.jsonl for the batch; a failure is reported, not raised
+        (the lines are written; a power loss before they reach the disk is redone)."""
+        try:
+            fsync_file(self.results)
+        except OSError as e:
+            self.summary.run_files_error = self.summary.run_files_error or (
+                f"cannot flush {self.results} to disk ({e.strerror or e}); a rerun redoes "
+                "the objects whose lines are lost")
 
 
 def _unique_jobs(jobs: Sequence[Job]) -> tuple[list[Job], list[Reject]]:
@@ -354,6 +419,7 @@ def run_batch(
     start = time.perf_counter()
     _run(impl, todo, cfg, summary)
     summary.seconds = time.perf_counter() - start
+    summary.stage_seconds["wall"] = summary.seconds
     summary.rejected = len(summary.rejects)
     summary.reject_reasons.update(r.reason for r in summary.rejects)
     _write_run_files(cfg, summary)
@@ -361,73 +427,16 @@ def run_batch(
 
 
 def _run(impl: Backend, todo: list[Job], cfg: BatchConfig, summary: BatchSummary) -> None:
-    """Load, recolour and write ``todo``, batch by batch, with the I/O on a thread pool."""
-    codec = DeviceCodec(impl.device()) if impl.on_gpu else None
-    loader = partial(load_job_for_gpu if impl.on_gpu else load_job, max_pixels=cfg.max_pixels)
+    """Load, recolour and write ``todo``, batch by batch, the stages overlapped."""
     bar = tqdm(total=len(todo), unit="obj", disable=not cfg.progress, desc=f"recolor[{impl.name}]")
-    with ThreadPoolExecutor(cfg.workers) as pool:
-        batches = _batches(todo, cfg.batch_size)
-        loading = _submit_loads(pool, next(batches, []), loader)
-        writes: list[tuple[_Loaded, Future]] = []
-        while loading:
-            items = [f.result() for f in loading]
-            loading = _submit_loads(pool, next(batches, []), loader)  # prefetch the next
-            if codec is not None:
-                _decode_on_device(items, codec)
-            ok = [it for it in items if it.error is None]
-            summary.rejects += [it.error for it in items if it.error is not None]
-            bar.update(len(items) - len(ok))
-            for group in _group_by_k(ok):
-                if codec is not None:
-                    writes += _recolor_group_on_device(impl, group, cfg, codec, pool)
-                    continue
-                for item, variants in zip(group, _recolor_group(impl, group, cfg)):
-                    writes.append((item, pool.submit(_write_item, item, variants, cfg)))
-            writes = _collect_writes(writes, cfg, summary, bar, keep=2 * cfg.batch_size)
-        _collect_writes(writes, cfg, summary, bar, keep=0)
-    bar.close()
-
-
-def _submit_loads(pool: ThreadPoolExecutor, jobs: list[Job], loader) -> list[Future]:
-    return [pool.submit(loader, j) for j in jobs]
-
-
-def _group_by_k(items: list[_Loaded]) -> list[list[_Loaded]]:
-    """One backend call per number of targets (a call's table is (N, K, P))."""
-    groups: dict[int, list[_Loaded]] = {}
-    for it in items:
-        groups.setdefault(len(it.job.targets), []).append(it)
-    return list(groups.values())
-
-
-def _finish(item: _Loaded, fut: Future, cfg: BatchConfig, summary: BatchSummary) -> None:
-    """Record one finished write in results.jsonl, or reject the object when its files or
-    its results line could not be written (its partial files removed)."""
+    run = _BulkRun(impl, cfg, summary, bar)
     try:
-        record = fut.result()
-        append_jsonl(cfg.out / RESULTS, record)
-    except Exception as e:  # disk full, permissions: reject the item, keep going
-        _remove_partial(item, cfg)
-        summary.write_failed += 1
-        summary.rejects.append(Reject("write-failed", f"{item.job.id}: outputs not written "
-                                      f"({e})", item.job.id, item.job.line or None,
-                                      str(item.job.image)))
-        return
-    summary.done += 1
-    summary.variants += len(record["outputs"])
-    summary.records[record["id"]] = record
-    for target, entry in record.get("check", {}).items():
-        summary.checks[(target, check_passed(entry))] += 1
-        summary.check_figures.setdefault(target, []).append(entry)
-
-
-def _collect_writes(writes, cfg, summary, bar, keep: int):
-    """Record finished writes in results.jsonl (oldest first) until ``keep`` are pending."""
-    while len(writes) > keep:
-        item, fut = writes.pop(0)
-        _finish(item, fut, cfg, summary)
-        bar.update(1)
-    return writes
+        with ThreadPoolExecutor(cfg.workers) as pool:
+            run_stages(_batches(todo, cfg.batch_size), pool, run.load, run.recolour, run.post,
+                       run.finish, run.clock)
+    finally:
+        summary.stage_seconds = run.clock.seconds
+        bar.close()
 
 
 def _write_run_files(cfg: BatchConfig, summary: BatchSummary) -> None:
