@@ -287,8 +287,10 @@ class _BulkRun:
         with clock("kernel"):
             outs = impl.run_prepared(impl.prepare(images, alphas), params, cfg.threads)
         blobs = self._encode_batch(outs)
-        with clock("check"):
-            checks = self.checker.gather(group, outs) if self.checker else [None] * len(group)
+        checks = [None] * len(group)
+        if self.checker is not None:
+            with clock("check"):
+                checks = self.checker.gather(group, outs)
         return [Post(it, None if b is not None else out, b, c,
                      (_as_numpy(it.image), _as_numpy(out)) if cfg.preview else None)
                 for it, out, b, c in zip(group, outs, blobs, checks)]
@@ -313,8 +315,10 @@ class _BulkRun:
                                           cfg.quality)
         with clock("write"):
             outputs = _write_variants(item, blobs, cfg)
-        with clock("check"):
-            checks = self.checker.judge(item, task.check) if self.checker else {}
+        checks = {}
+        if self.checker is not None:
+            with clock("check"):
+                checks = self.checker.judge(item, task.check)
         if task.preview is not None:
             with clock("write"):
                 _write_preview(item, *task.preview, cfg)
