@@ -181,3 +181,15 @@ def test_prepare_then_run_prepared_is_run_on_host_backends():
     got = impl.run_prepared(batch, params, 1)
     assert np.array_equal(got[0], impl.run([image], [alpha], params, 1)[0])
     assert not np.array_equal(got[0][0], image)  # it did recolour
+
+
+def test_bench_e2e_prints_images_per_second_and_the_stage_profile(capsys):
+    from bench import e2e
+
+    e2e.main(["--images", "2", "--k", "1", "--batch-size", "1", "--backend", HOST,
+              "--profile"])
+    first, *table = capsys.readouterr().out.splitlines()
+    row = json.loads(first)
+    assert row["output_images"] == 2 and row["output_images_per_s"] > 0
+    stages = [line.split()[0] for line in table[1:]]
+    assert {"decode", "prepass", "kernel", "check", "encode", "write", "wall"} <= set(stages)
