@@ -14,12 +14,14 @@ from colorist.recolor.plan import (
     MODE_COPY,
     MODE_HSV,
     MODE_LAB,
-    PARAM_INDEX as F,
     SourceBox,
     _row,
     box_map,
     c_header_text,
     plan_row,
+)
+from colorist.recolor.plan import (
+    PARAM_INDEX as F,
 )
 from colorist.recolor.reference import blend, lab_to_rgb, map_hue, rgb_to_lab
 
@@ -53,7 +55,7 @@ def test_parameter_layout_header_is_generated_from_plan():
 
 
 def test_extension_was_built_with_this_layout(C):
-    assert C.NUM_PARAMS == len(F)
+    assert len(F) == C.NUM_PARAMS
 
 
 def test_reference_lab_close_to_opencv_and_inverts(rgb_cube):
