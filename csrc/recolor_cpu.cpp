@@ -43,9 +43,24 @@ struct Block {
   int alpha[kBlock];
   int r0[kBlock], g0[kBlock], b0[kBlock];  // the original pixel
   float h[kBlock], s[kBlock], v[kBlock];
+  float L[kBlock], A[kBlock], B[kBlock];  // CIELAB, only when some row needs it
   float r[kBlock], g[kBlock], b[kBlock];
   u8 out_r[kBlock], out_g[kBlock], out_b[kBlock];  // blended, before the scatter
 };
+
+// sRGB -> linear of the 256 uint8 levels, by the header's own function: the same floats as
+// computing it per pixel, without three powf calls a pixel.
+struct LinearLut {
+  float v[256];
+  LinearLut() {
+    for (int i = 0; i < 256; ++i) v[i] = srgb_to_linear(i * (1.f / 255.f));
+  }
+};
+
+const LinearLut& linear_lut() {
+  static const LinearLut lut;
+  return lut;
+}
 
 // The variant loop over a block is where K > 1 spends its time: vectorised (SSE2 baseline),
 // and cloned for AVX2 where the compiler supports function multiversioning (chosen at load
@@ -69,7 +84,7 @@ COLORIST_SIMD_CLONES void recolor_block_hsv(Block& blk, const float* p) {
   }
 }
 
-void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bool need_lab) {
+void flush_block(Block& blk, const ImageJob& job, const float* params, int k) {
   const std::int64_t plane = job.npixels * 3;
   for (int var = 0; var < k; ++var) {
     const float* p = params + var * COLORIST_PARAMS;
@@ -85,10 +100,12 @@ void flush_block(Block& blk, const ImageJob& job, const float* params, int k, bo
       continue;
     }
     for (int i = 0; i < blk.n; ++i) {  // copy and CIELAB rows: the shared per-pixel path
-      const u8* px = job.rgb + 3 * blk.index[i];
-      PixelColor c;
-      load_pixel(px[0], px[1], px[2], need_lab && p[P_MODE] == (float)MODE_LAB, &c);
-      recolor_blend_pixel(c, px[0], px[1], px[2], blk.alpha[i], p, out + 3 * blk.index[i]);
+      PixelColor c;  // the pixel's Lab, computed once in the gather for all K variants
+      c.L = blk.L[i];
+      c.A = blk.A[i];
+      c.B = blk.B[i];
+      recolor_blend_pixel(c, (u8)blk.r0[i], (u8)blk.g0[i], (u8)blk.b0[i], blk.alpha[i], p,
+                          out + 3 * blk.index[i]);
     }
   }
   blk.n = 0;
@@ -118,12 +135,17 @@ void recolor_range(const ImageJob& job, int k, std::int64_t begin, std::int64_t 
     blk.r0[blk.n] = px[0];
     blk.g0[blk.n] = px[1];
     blk.b0[blk.n] = px[2];
+    if (need_lab) {
+      const float* lin = linear_lut().v;
+      linear_rgb_to_lab_f(lin[px[0]], lin[px[1]], lin[px[2]], &blk.L[blk.n], &blk.A[blk.n],
+                          &blk.B[blk.n]);
+    }
     blk.h[blk.n] = (float)h;
     blk.s[blk.n] = (float)s;
     blk.v[blk.n] = (float)v;
-    if (++blk.n == kBlock) flush_block(blk, job, params, k, need_lab);
+    if (++blk.n == kBlock) flush_block(blk, job, params, k);
   }
-  if (blk.n) flush_block(blk, job, params, k, need_lab);
+  if (blk.n) flush_block(blk, job, params, k);
 }
 
 int resolve_threads(int threads) {

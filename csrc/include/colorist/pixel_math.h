@@ -282,11 +282,8 @@ COLORIST_HD float lab_finv(float f) {
   return f3 > 0.008856f ? f3 : (f - 16.f / 116.f) * (1.f / 7.787f);
 }
 
-// RGB in [0, 1] (gamma-encoded sRGB) -> L in [0, 100], a*, b*.
-COLORIST_HD void rgb_to_lab_f(float r, float g, float b, float* L, float* A, float* B) {
-  r = srgb_to_linear(r);
-  g = srgb_to_linear(g);
-  b = srgb_to_linear(b);
+// Linear RGB in [0, 1] -> L in [0, 100], a*, b*.
+COLORIST_HD void linear_rgb_to_lab_f(float r, float g, float b, float* L, float* A, float* B) {
   float x = (0.412453f * r + 0.357580f * g + 0.180423f * b) * (1.f / 0.950456f);
   float y = 0.212671f * r + 0.715160f * g + 0.072169f * b;
   float z = (0.019334f * r + 0.119193f * g + 0.950227f * b) * (1.f / 1.088754f);
@@ -294,6 +291,11 @@ COLORIST_HD void rgb_to_lab_f(float r, float g, float b, float* L, float* A, flo
   *L = y > 0.008856f ? 116.f * fy - 16.f : 903.3f * y;
   *A = 500.f * (lab_f(x) - fy);
   *B = 200.f * (fy - lab_f(z));
+}
+
+// RGB in [0, 1] (gamma-encoded sRGB) -> L in [0, 100], a*, b*.
+COLORIST_HD void rgb_to_lab_f(float r, float g, float b, float* L, float* A, float* B) {
+  linear_rgb_to_lab_f(srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b), L, A, B);
 }
 
 // L, a*, b* -> RGB in [0, 1], clipped to the sRGB gamut per channel.
