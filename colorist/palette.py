@@ -13,9 +13,14 @@ Two kinds of hue range per chromatic colour, both data a user can override
   160-170) with the gaps and overlaps split at their midpoints:
   red 170-10, orange 10-22, yellow 22-35, green 35-80, cyan 80-98, blue 98-128,
   purple 128-150, pink 150-170.
-* target arcs (``target_hue``): where a recoloured hue lands. They are the thesis' narrow
-  text ranges (red 175-4.4, orange 12-19, ...), slightly widened so that the hue variation
-  inside an object survives, and always well inside the classification arc.
+* target boxes (``target_hue``, ``s_box``, ``v_box``): where a recoloured pixel lands
+  (contract v2: the object's measured source box is scaled into it). They are calibrated
+  against human colour naming (``colorist.naming``; ``python bench/quality.py``), not hue
+  alone: pink is light and warm (around hot pink 255,105,180), orange and yellow are light,
+  brown is a dark orange, cyan sits at H 84-89 where people stop saying blue, white is
+  near 255 and black under 30. The classification arcs stay the thesis' widened ranges:
+  they are what ``Palette.classify_rgb`` (mask refinement, the ``--from`` warning) uses,
+  never the judge of a recolour.
 
 Achromatic colours and brown are decided by S and V (see ``Thresholds``): a pixel is black
 when V < 50, white or gray when S < 45 (white when V >= 175), brown when its hue is in the
