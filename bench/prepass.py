@@ -15,6 +15,7 @@ difference from the numpy pre-pass (LSB) says the rows computed the same thing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -102,13 +103,11 @@ def markdown(rows: list[dict], threads: int, images) -> str:
 
 
 def machine() -> str:
-    try:
+    with contextlib.suppress(ImportError):  # torch is optional here
         import torch
 
         if torch.cuda.is_available():
             return torch.cuda.get_device_name(0).replace(" ", "-")
-    except ImportError:
-        pass
     return f"{platform.machine()}-{os.cpu_count()}cpu"
 
 

@@ -37,6 +37,7 @@ classes separate what runs at full rate (FP32, integer) from what does not: conv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -119,12 +120,10 @@ def find_tool(name: str) -> str:
             candidates.append(str(Path(home) / "bin" / name))
     if shutil.which("nvcc"):
         candidates.append(str(Path(shutil.which("nvcc")).resolve().parent / name))
-    try:
+    with contextlib.suppress(ImportError):  # Triton bundles ptxas/cuobjdump
         import triton
 
         candidates.append(str(Path(triton.__file__).parent / "backends/nvidia/bin" / name))
-    except ImportError:
-        pass
     for c in candidates:
         if c and Path(c).is_file():
             return c

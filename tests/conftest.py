@@ -70,3 +70,13 @@ def captioned_objects():
     from bench.quality import coco_dir
 
     return mine(coco_dir(None))
+
+
+def backend_or_skip(name):
+    """The registered backend ``name``, or skip the test saying why it cannot run here."""
+    from colorist.recolor.backends import BACKENDS
+
+    why = BACKENDS[name].unavailable()
+    if why is not None:
+        pytest.skip(f"{name} unavailable here: {why[:80]}")
+    return BACKENDS[name]

@@ -25,6 +25,8 @@ from colorist.recolor.api import plan_objects
 from colorist.recolor.backends import BACKENDS
 from colorist.recolor.plan import SourceBox, default_box
 
+from .conftest import backend_or_skip
+
 torch = pytest.importorskip("torch")
 pt = pytest.importorskip("colorist.recolor.prepass_torch")
 
@@ -205,13 +207,6 @@ def test_batch_alphas_share_one_buffer(demo_objects):
 
 
 # ---- the backends ------------------------------------------------------------------------
-
-
-def backend_or_skip(name):
-    why = BACKENDS[name].unavailable()
-    if why is not None:
-        pytest.skip(f"{name} unavailable here: {why[:80]}")
-    return BACKENDS[name]
 
 
 def test_host_backends_keep_the_numpy_prepass(rng):

@@ -9,15 +9,10 @@ from colorist.recolor import plan_batch, recolor_reference
 from colorist.recolor.backends import BACKENDS
 from colorist.recolor.plan import SourceBox
 
+from .conftest import backend_or_skip
+
 ALL = list(P.names)
 NATIVE = [name for name in BACKENDS if name != "reference"]
-
-
-def backend_or_skip(name):
-    why = BACKENDS[name].unavailable()
-    if why is not None:
-        pytest.skip(f"{name} unavailable here: {why[:80]}")
-    return BACKENDS[name]
 
 
 def emulated(name):

@@ -6,6 +6,7 @@ Files are created with the permissions a plain ``open(path, "w")`` would give th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -19,13 +20,12 @@ _UMASK_LOCK = threading.Lock()
 def current_umask() -> int:
     """The process umask, read without changing it where the OS allows (Linux), else by
     setting and restoring it under a lock."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
+    # not Linux: no such file, so the fallback below
+    with contextlib.suppress(OSError, ValueError, IndexError), open(
+            "/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     with _UMASK_LOCK:
         mask = os.umask(0o022)
         os.umask(mask)
