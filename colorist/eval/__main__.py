@@ -54,10 +54,30 @@ def _flickr_files(folder: Path) -> tuple[Path, Path, Path]:
     return folder / "ExpertAnnotations.txt", folder / "Flickr8k.token.txt", images
 
 
-def run(args) -> Path:
+def evaluate(scorer, data: Path, split: str = "val", flickr_dir: Path | None = None) -> dict:
+    """One model's results: ``color`` (on ``split``), ``complementary`` (when the dataset
+    has that split) and ``flickr`` (when ``flickr_dir`` is given)."""
     from colorist.dataset.bank import GroupBank
     from colorist.dataset.schema import DatasetError, load_groups
     from colorist.eval.color import color_choice_scorer
+    from colorist.eval.flickr import flickr_expert
+
+    r: dict = {}
+    for task, name in (("color", split), ("complementary", "complementary")):
+        try:
+            groups = load_groups(data, name)
+        except DatasetError:
+            if task == "color":
+                raise
+            continue
+        # each model preprocesses with its own pipeline (sizes and stats differ)
+        r[task] = color_choice_scorer(scorer, GroupBank.build(scorer, groups))
+    if flickr_dir:
+        r["flickr"] = flickr_expert(scorer, *_flickr_files(flickr_dir))
+    return r
+
+
+def run(args) -> Path:
     from colorist.eval.flickr import flickr_expert
     from colorist.eval.report import write_report
     from colorist.models import load_scorer
@@ -65,22 +85,11 @@ def run(args) -> Path:
     results: dict[str, dict] = {}
     for name in args.model:
         scorer = load_scorer(name, device=args.device)
-        r: dict = {}
         if args.command == "color":
-            for task, split in (("color", args.split), ("complementary", "complementary")):
-                try:
-                    groups = load_groups(args.data, split)
-                except DatasetError:
-                    if task == "color":
-                        raise
-                    continue
-                # each model preprocesses with its own pipeline (sizes and stats differ)
-                r[task] = color_choice_scorer(scorer, GroupBank.build(scorer, groups))
-            if args.flickr_dir:
-                r["flickr"] = flickr_expert(scorer, *_flickr_files(args.flickr_dir))
+            results[name] = evaluate(scorer, args.data, args.split, args.flickr_dir)
         else:
-            r["flickr"] = flickr_expert(scorer, args.annotations, args.captions, args.images)
-        results[name] = r
+            results[name] = {"flickr": flickr_expert(scorer, args.annotations, args.captions,
+                                                     args.images)}
     return write_report(args.out, results)
 
 
