@@ -63,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bf16", action="store_true", help="fp32 on CUDA too")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the shuffle and the LoRA init")
     p.add_argument("--device", help="torch device (default: cuda:LOCAL_RANK if present, else cpu)")
+    p.add_argument("--probe-every", type=int, default=d.probe_every,
+                   help="run the probe suite (colorist.probes) every N epochs and after the "
+                        "last; its figures go into log.jsonl and loss.png (0: never)")
+    p.add_argument("--probe-n", type=int, default=d.probes["n_per_color"],
+                   help="probe stimuli per colour and colour task")
     p.add_argument("--no-resume", action="store_true", help="ignore OUT/checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -77,7 +82,8 @@ def _config(a: argparse.Namespace) -> TrainConfig:
                        learn_temperature=a.learn_temperature, pairs_weight=a.pairs_weight,
                        prefix_cache=a.prefix_cache, compile=a.compile, bf16=not a.no_bf16,
                        seed=a.seed, device=a.device, resume=not a.no_resume,
-                       progress=not a.quiet)
+                       progress=not a.quiet, probe_every=a.probe_every,
+                       probes={**TrainConfig().probes, "n_per_color": a.probe_n})
 
 
 def _run(cfg: TrainConfig) -> int:

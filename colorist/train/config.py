@@ -34,4 +34,6 @@ class TrainConfig:
     resume: bool = True
     max_grad_norm: float | None = 1.0
     progress: bool = True
+    probe_every: int = 0  # run the probe suite every N epochs and after the last (0: never)
+    probes: dict = field(default_factory=lambda: {"n_per_color": 4, "stroop_repeats": 1})
     extra: dict = field(default_factory=dict)

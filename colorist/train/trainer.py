@@ -28,6 +28,7 @@ from colorist.io.atomic import atomic_write_json, atomic_write_text
 from colorist.train.config import TrainConfig
 from colorist.train.lora import apply_lora, resolve_layers
 from colorist.train.loss import ColorGroupLoss
+from colorist.train.probing import Prober, due, plot_probes
 from colorist.train.towers import num_layers, text_prefix, vision_prefix
 
 
@@ -146,6 +147,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     bank = GroupBank.build(scorer, train_groups)
     inputs = _Inputs(loss_mod, bank, device, cached, autocast)
     val_bank = GroupBank.build(scorer, val_groups) if val_groups else None
+    prober = _prober(cfg, rank)
 
     params = [p for p in loss_mod.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -200,6 +202,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         if val_bank is not None:
             loss_mod.eval()
             row["val_accuracy"] = color_choice(loss_mod, val_bank, device, autocast)["accuracy"]
+        if prober is not None and due(cfg.probe_every, epoch + 1, cfg.epochs):
+            loss_mod.eval()
+            row["probes"] = prober(scorer)  # the scorer's model holds the LoRA layers
         log.append(row)
         if rank == 0:
             _save_checkpoint(ckpt, epoch + 1, loss_mod, opt, log)
@@ -213,6 +218,13 @@ def train(cfg: TrainConfig) -> TrainResult:
         dist.barrier()
     return TrainResult(out, cfg.epochs, log, seconds, steps / seconds if seconds else 0.0,
                        rank)
+
+
+def _prober(cfg: TrainConfig, rank: int):
+    """The probe suite's runner when ``cfg.probe_every`` (rank 0 only: it writes the log)."""
+    if cfg.probe_every < 0:
+        raise ValueError(f"probe_every={cfg.probe_every}: must be >= 0 (0: no probes)")
+    return Prober(cfg.probes) if cfg.probe_every and rank == 0 else None
 
 
 def _maybe_groups(data: Path, split: str):
@@ -288,7 +300,12 @@ def _save_outputs(out: Path, loss_mod: ColorGroupLoss, peft_model, scorer, log) 
 def _plot(path: Path, log: list[dict]) -> None:
     from colorist.eval.report import pyplot, save_figure
 
-    fig, ax = pyplot().subplots(figsize=(6, 3.5), dpi=100)
+    probed = any(r.get("probes") for r in log)
+    fig, axes = pyplot().subplots(1, 1 + probed, figsize=(6 * (1 + probed), 3.5), dpi=100,
+                                  squeeze=False)
+    ax = axes[0][0]
+    if probed:
+        plot_probes(axes[0][1], log)
     epochs = [r["epoch"] for r in log]
     ax.plot(epochs, [r["loss"] for r in log], "o-", label="train loss")
     ax.set_xlabel("epoch")
