@@ -3,6 +3,8 @@
     python -m colorist.dataset mine --captions C.json --instances I.json --out DIR
     python -m colorist.dataset build --captions C.json --instances I.json --images IMG --out DIR
     python -m colorist.dataset mine --standard S.json --out DIR   # the thesis' format
+    python -m colorist.dataset build ... --engine ray [--address auto]   # on Ray
+    python -m colorist.dataset build ... --format wds   # + WebDataset .tar shards
     python -m colorist.dataset preview DIR
 
 A rerun of ``build`` into the same --out resumes it; with other settings (colours, split,
@@ -24,6 +26,7 @@ from colorist.cli import HelpFormatter, float_range, in_file, in_folder, int_ran
 from colorist.dataset.build import BuildConfig, build, format_summary, mine
 from colorist.dataset.object_masks import MASK_SOURCE_NAMES
 from colorist.dataset.preview import dataset_preview
+from colorist.dataset.ray_engine import RayConfig, build_ray
 from colorist.dataset.schema import DatasetError
 from colorist.dataset.select import COMPLEMENTARY_COLORS, DEFAULT_COLORS
 from colorist.extras import run_with_extra
@@ -103,6 +106,13 @@ def parser() -> argparse.ArgumentParser:
                    help="I/O threads (default: %(default)s)")
     b.add_argument("--max-pixels", type=int_range(1), default=MAX_PIXELS,
                    help="images with more pixels are rejected undecoded (default: %(default)s)")
+    b.add_argument("--format", choices=["folder", "wds"], default="folder",
+                   help="folder: images/{split}/ + metadata.jsonl; wds: that plus WebDataset "
+                        ".tar shards in OUT/wds/ (default: %(default)s)")
+    b.add_argument("--shard-size", type=int_range(1), default=128,
+                   help="objects per shard (a Ray task, a resume unit, a .tar shard; "
+                        "default: %(default)s)")
+    _add_ray_args(b)
     b.add_argument("--rebuild", action="store_true",
                    help="OUT was built with other settings: move that build to "
                         "OUT/replaced/<time>/ and build again")
@@ -111,6 +121,34 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("root", type=in_folder, help="a built dataset folder")
     v.add_argument("-o", "--output", type=Path, help="PNG to write (default: ROOT/preview.png)")
     return ap
+
+
+def _add_ray_args(b: argparse.ArgumentParser) -> None:
+    d = RayConfig()
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process; ray: Ray Data over a local Ray or a cluster "
+                        "(same output files; default: %(default)s)")
+    b.add_argument("--address",
+                   help="ray: a cluster to join ('auto' or HOST:PORT); default: start a "
+                        "local Ray of --num-cpus CPUs")
+    b.add_argument("--num-cpus", type=int_range(1, 4096), default=d.num_cpus,
+                   help="ray: CPUs of the local Ray (default: %(default)s)")
+    b.add_argument("--ray-workers", type=int_range(1, 4096), default=d.workers,
+                   help="ray: recolouring actors (default: %(default)s)")
+    b.add_argument("--gpus-per-worker", type=float_range(0.0, 8.0), default=0.0,
+                   help="ray: GPUs each recolouring actor holds; 0: CPU actors "
+                        "(default: %(default)s)")
+    b.add_argument("--mask-workers", type=int_range(1, 4096), default=d.mask_workers,
+                   help="ray: mask actors, each opens its ONNX sessions once "
+                        "(default: %(default)s)")
+    b.add_argument("--mine-batch", type=int_range(1), default=d.mine_batch,
+                   help="ray: source records per mining task (default: %(default)s)")
+
+
+def _ray_config(args) -> RayConfig:
+    return RayConfig(address=args.address, num_cpus=args.num_cpus, workers=args.ray_workers,
+                     gpus_per_worker=args.gpus_per_worker, mask_workers=args.mask_workers,
+                     mine_batch=args.mine_batch)
 
 
 def _load(args, problems: list):
@@ -145,6 +183,7 @@ def _config(args) -> BuildConfig:
         cfg.shard, cfg.backend, cfg.mask_source = args.shard, args.backend, args.mask_source
         cfg.workers, cfg.max_pixels, cfg.rebuild = args.workers, args.max_pixels, args.rebuild
         cfg.mask_models, cfg.refine_color = args.mask_models, args.refine_color
+        cfg.format, cfg.shard_size = args.format, args.shard_size
         if args.mask_source == "grounded-sam":
             cfg.mask_options = {"box_threshold": args.box_threshold,
                                 "text_threshold": args.text_threshold}
@@ -170,7 +209,10 @@ def _run(args) -> int:
         return 0
     if cfg.backend == "auto":
         print(describe_auto_choice(), file=sys.stderr)
-    summary = build(records, categories, cfg)
+    if args.engine == "ray":
+        summary = build_ray(records, categories, cfg, _ray_config(args))
+    else:
+        summary = build(records, categories, cfg)
     print(format_summary(summary))
     return _report_write_errors(summary)
 

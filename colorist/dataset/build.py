@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from colorist.captions import mine_captions, rewrite_caption
-from colorist.dataset import schema
+from colorist.dataset import schema, wds
 from colorist.dataset.object_masks import MASK_SOURCE_NAMES, prepare_masks
 from colorist.dataset.outdir import prepare_out
 from colorist.dataset.select import (
@@ -57,6 +57,7 @@ from colorist.rejects import Reject
 from colorist.sources import ImageRecord
 
 NAME_TEMPLATE = "{split}/{split}_{image_id}_{target}_{entity}"
+IMAGE_FORMAT = "jpg"
 REJECTS = "rejects.jsonl"
 
 
@@ -82,10 +83,15 @@ class BuildConfig:
     source_problems: list = field(default_factory=list)  # skipped source records (Rejects)
     rebuild: bool = False  # other settings than OUT's: set the old build aside, build anew
     max_pixels: int = MAX_PIXELS  # images with more pixels are rejected undecoded
+    format: str = "folder"  # folder | wds (the folder layout plus WebDataset .tar shards)
+    shard_size: int = 128  # objects per shard: a Ray task, a resume unit, a .tar shard
 
 
-def select(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
-    """Mine the captions and select objects: ``(objects, rejects)``."""
+def mine_records(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
+    """Mine the captions of some records and select their objects: ``(objects, rejects)``.
+
+    Records are independent of one another: the Ray engine calls this on batches of records
+    and concatenates the results in record order, which equals one call on all of them."""
     texts = [text for r in records for _, text in r.captions]
     flat = mine_captions(texts, categories, synonyms=cfg.synonyms, n_process=cfg.n_process,
                          progress=cfg.progress)
@@ -93,11 +99,17 @@ def select(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
     for r in records:
         per_record.append(flat[i : i + len(r.captions)])
         i += len(r.captions)
-    objects, rejected = select_objects(records, per_record, cfg.colors, cfg.complementary)
+    return select_objects(records, per_record, cfg.colors, cfg.complementary)
+
+
+def select(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
+    """Mine the captions and select objects: ``(objects, rejects)`` (the source problems
+    first)."""
+    objects, rejected = mine_records(records, categories, cfg)
     return objects, [*cfg.source_problems, *rejected]
 
 
-def _write_selection(out: Path, objects: list[SelectedObject], rejects: list[Reject]) -> None:
+def write_selection(out: Path, objects: list[SelectedObject], rejects: list[Reject]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "objects.jsonl", jsonl_text(o.to_dict() for o in objects))
     atomic_write_text(out / REJECTS, jsonl_text(r.to_dict() for r in rejects))
@@ -106,7 +118,7 @@ def _write_selection(out: Path, objects: list[SelectedObject], rejects: list[Rej
 def mine(records: list[ImageRecord], categories: list[str], cfg: BuildConfig):
     """Select objects; write objects.jsonl and rejects.jsonl (atomically)."""
     objects, rejected = select(records, categories, cfg)
-    _write_selection(cfg.out, objects, rejected)
+    write_selection(cfg.out, objects, rejected)
     return objects, rejected
 
 
@@ -163,10 +175,65 @@ def _choose(objects: list[SelectedObject], cfg: BuildConfig) -> list[SelectedObj
     return objects[: cfg.limit] if cfg.limit is not None else objects
 
 
-def _batch_config(cfg: BuildConfig) -> BatchConfig:
-    return BatchConfig(out=cfg.out, backend=cfg.backend, workers=cfg.workers, check=True,
-                       progress=cfg.progress, name_template=NAME_TEMPLATE, quality=95,
-                       max_pixels=cfg.max_pixels, rejects_file=None)
+def plan_jobs(objects: list[SelectedObject], cfg: BuildConfig):
+    """``([(object, job)], rejects)`` of the objects this build makes, in build order. The
+    split of an object depends only on the selected objects and ``cfg.seed``
+    (``assign_splits``), never on who recolours it."""
+    return make_jobs(_choose(objects, cfg), assign_splits(objects, cfg.split, cfg.seed), cfg)
+
+
+def batch_config(cfg: BuildConfig, out: Path | None = None) -> BatchConfig:
+    """The recolouring run's settings; ``out``: where its results go (default ``cfg.out``;
+    the Ray engine gives each shard its own folder)."""
+    return BatchConfig(out=out or cfg.out, backend=cfg.backend, workers=cfg.workers,
+                       check=True, progress=cfg.progress, name_template=NAME_TEMPLATE,
+                       quality=95, image_format=IMAGE_FORMAT, max_pixels=cfg.max_pixels,
+                       rejects_file=None)
+
+
+@dataclass
+class Recoloured:
+    """What recolouring some objects gave.
+
+    Attributes:
+        built: ``[(object, job)]`` that passed, in the order given.
+        rejects: the objects left out by the recolouring (unreadable, failed check...).
+        run: the recolouring run's summary.
+    """
+
+    built: list
+    rejects: list[Reject]
+    run: BatchSummary
+
+
+def needs_masks(cfg: BuildConfig) -> bool:
+    """Whether the mask step runs (COCO polygons are rasterised by the recolouring jobs)."""
+    return cfg.mask_source != "coco" or cfg.refine_color
+
+
+def mask_pairs(pairs, cfg: BuildConfig, mask_source=None):
+    """The mask step (when ``needs_masks``): ``(pairs whose mask PNG could be made, their
+    jobs now reading it, rejects)``. ``mask_source``: a ready source, else built from
+    ``cfg.mask_models`` when a model is needed."""
+    if not pairs or not needs_masks(cfg):
+        return pairs, []
+    objects, jobs = [o for o, _ in pairs], [j for _, j in pairs]
+    objects, jobs, rejects = prepare_masks(objects, jobs, cfg, mask_source)
+    return list(zip(objects, jobs)), rejects
+
+
+def recolour_pairs(pairs, cfg: BuildConfig, run_out: Path | None = None) -> Recoloured:
+    """Recolour objects into their colours and judge them, the same for every engine: the
+    run's results go to ``run_out`` (default ``cfg.out``; a rerun resumes there)."""
+    run = run_batch([j for _, j in pairs], batch_config(cfg, run_out))
+    built, rejects = _outcomes(pairs, run)
+    return Recoloured(built, rejects, run)
+
+
+def check_mask_source(cfg: BuildConfig) -> None:
+    if cfg.mask_source not in MASK_SOURCE_NAMES:
+        raise ValueError(f"unknown mask source {cfg.mask_source!r}; choose from "
+                         f"{', '.join(MASK_SOURCE_NAMES)}")
 
 
 def build(records, categories, cfg: BuildConfig, mask_source=None) -> dict:
@@ -179,33 +246,25 @@ def build(records, categories, cfg: BuildConfig, mask_source=None) -> dict:
         ValueError: an unknown mask source, an unusable ``out``, or ``out`` built with
             other settings (``ConfigChangedError``; ``cfg.rebuild`` sets it aside instead).
     """
-    if cfg.mask_source not in MASK_SOURCE_NAMES:
-        raise ValueError(f"unknown mask source {cfg.mask_source!r}; choose from "
-                         f"{', '.join(MASK_SOURCE_NAMES)}")
+    check_mask_source(cfg)
     start = time.perf_counter()
     prepare_out(cfg)
     objects, rejected = select(records, categories, cfg)
-    _write_selection(cfg.out, objects, rejected)
-    pairs, path_rejects = make_jobs(_choose(objects, cfg),
-                                    assign_splits(objects, cfg.split, cfg.seed), cfg)
-    rejected += path_rejects
-    if pairs and (cfg.mask_source != "coco" or cfg.refine_color):
-        pairs, mask_rejects = _with_masks(pairs, cfg, mask_source)
-        rejected += mask_rejects
-    bcfg = _batch_config(cfg)
-    run = run_batch([j for _, j in pairs], bcfg)
-    built, outcome_rejects = _outcomes(pairs, run)
-    rejected += outcome_rejects
-    summary = _summary(built, rejected, time.perf_counter() - start, run)
-    _write_outputs(built, bcfg, rejected, summary)
+    write_selection(cfg.out, objects, rejected)
+    pairs, path_rejects = plan_jobs(objects, cfg)
+    pairs, mask_rejects = mask_pairs(pairs, cfg, mask_source)
+    done = recolour_pairs(pairs, cfg)
+    rejected += [*path_rejects, *mask_rejects, *done.rejects]
+    summary = summarize(done.built, rejected, time.perf_counter() - start, done.run)
+    write_outputs(cfg, rejected, summary, lambda: _write_local(done.built, cfg))
     return summary
 
 
-def _with_masks(pairs, cfg: BuildConfig, mask_source):
-    """The pairs whose mask PNG could be made (their jobs now read it), and the rejects."""
-    objects, jobs = [o for o, _ in pairs], [j for _, j in pairs]
-    objects, jobs, rejects = prepare_masks(objects, jobs, cfg, mask_source)
-    return list(zip(objects, jobs)), rejects
+def _write_local(built, cfg: BuildConfig) -> None:
+    rows = write_dataset(built, cfg.out)
+    if cfg.format == "wds":
+        wds.write_index(cfg.out, wds.pack_all(cfg.out, [(wds.shard_of(job, cfg.shard_size), r)
+                                                        for (_, job), r in zip(built, rows)]))
 
 
 def failed_check(record: dict, job: Job) -> list[str]:
@@ -249,34 +308,40 @@ def _mask_field(job: Job, out: Path) -> str:
     return "coco"
 
 
-def _write_dataset(built, bcfg: BatchConfig) -> None:
-    """One JSON per object and one imagefolder metadata.jsonl per split, atomically."""
-    rows: dict[str, list[dict]] = {}
-    for o, job in built:
-        variants = []
-        for t in job.targets:
-            path = variant_path(bcfg.out, job, t, bcfg.image_format, bcfg.name_template)
-            caption = o.caption if t == o.color else rewrite_caption(o.caption, o.span, t)
-            variants.append(schema.variant_entry(t, path.name, caption, t == o.color))
-        split = job.extra["split"]
-        rows.setdefault(split, []).extend(schema.write_group(
-            bcfg.out, split, job.id, o.to_dict(), variants, _mask_field(job, bcfg.out)))
-    schema.write_metadata(bcfg.out, rows)
+def write_group_of(o: SelectedObject, job: Job, out: Path) -> list[dict]:
+    """Write one built object's group description in ``out`` (atomically); return its
+    metadata rows."""
+    variants = []
+    for t in job.targets:
+        path = variant_path(out, job, t, IMAGE_FORMAT, NAME_TEMPLATE)
+        caption = o.caption if t == o.color else rewrite_caption(o.caption, o.span, t)
+        variants.append(schema.variant_entry(t, path.name, caption, t == o.color))
+    return schema.write_group(out, job.extra["split"], job.id, o.to_dict(), variants,
+                              _mask_field(job, out))
 
 
-def _write_outputs(built, bcfg: BatchConfig, rejected: list[Reject], summary: dict) -> None:
-    """The dataset files, rejects.jsonl and dataset_summary.json; a failure to write them
-    (disk full) is kept in ``summary["write_error"]``: a rerun writes them again."""
+def write_dataset(built, out: Path) -> list[list[dict]]:
+    """One JSON per object and one imagefolder metadata.jsonl per split, atomically;
+    returns the metadata rows of each object."""
+    per_object = [write_group_of(o, job, out) for o, job in built]
+    schema.write_metadata(out, schema.rows_by_split(per_object))
+    return per_object
+
+
+def write_outputs(cfg: BuildConfig, rejected: list[Reject], summary: dict, write) -> None:
+    """The dataset files (``write()``), rejects.jsonl and dataset_summary.json; a failure to
+    write them (disk full) is kept in ``summary["write_error"]``: a rerun writes them
+    again."""
     try:
-        _write_dataset(built, bcfg)
-        atomic_write_text(bcfg.out / REJECTS, jsonl_text(r.to_dict() for r in rejected))
-        atomic_write_json(bcfg.out / "dataset_summary.json", summary)
+        write()
+        atomic_write_text(cfg.out / REJECTS, jsonl_text(r.to_dict() for r in rejected))
+        atomic_write_json(cfg.out / "dataset_summary.json", summary)
     except OSError as e:
-        summary["write_error"] = (f"cannot write the dataset files in {bcfg.out} "
+        summary["write_error"] = (f"cannot write the dataset files in {cfg.out} "
                                   f"({e.strerror or e}); free space and rerun to finish")
 
 
-def _summary(built, rejected: list[Reject], seconds: float, run: BatchSummary) -> dict:
+def summarize(built, rejected: list[Reject], seconds: float, run: BatchSummary) -> dict:
     return {
         "objects": len(built), "seconds": round(seconds, 2), "backend": run.backend,
         "images": sum(len(j.targets) for _, j in built),

@@ -51,7 +51,7 @@ def prepare_masks(objects: list, jobs: list, cfg, source=None):
     todo = [k for k, p in enumerate(paths) if not p.is_file()]
     rejected: dict[int, Reject] = {}
     if cfg.mask_source != "coco" and todo and source is None:
-        source = _build_source(cfg)
+        source = build_source(cfg)
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]
         images = _read_images(batch, objects, jobs, cfg, rejected)
@@ -95,7 +95,9 @@ def _write_mask(path: Path, mask, k: int, objects, jobs, rejected) -> None:
                               detail=f"{jobs[k].id}: mask not written ({e})")
 
 
-def _build_source(cfg):
+def build_source(cfg):
+    """The mask source ``cfg.mask_source`` from ``cfg.mask_models`` (opens its ONNX Runtime
+    sessions)."""
     from colorist.masks.sources import build_mask_source
 
     if cfg.mask_models is None:

@@ -3,8 +3,8 @@ settings is refused, and ``--rebuild`` sets the previous build aside (never dele
 
 Settings that change the content of an object's files or where they go are recorded in
 ``OUT/build_config.json``: the colours, the split fraction and seed, the mask source and its
-options. ``--limit``, ``--shard``, ``--workers`` and the backend are not: a rerun with a
-larger limit extends the same build.
+options (and the shard size of ``--format wds``). ``--limit``, ``--shard``, ``--workers``,
+``--engine`` and the backend are not: a rerun with a larger limit extends the same build.
 """
 
 from __future__ import annotations
@@ -22,15 +22,19 @@ SCHEMA_VERSION = 2
 # What a build writes in OUT (and --rebuild moves aside); rejected.jsonl: older builds.
 GENERATED = ("images", "masks", "objects.jsonl", "rejects.jsonl", "rejected.jsonl",
              "results.jsonl", "summary.json", "batch_config.json", "dataset_summary.json",
-             "preview.png", SETTINGS)
+             "preview.png", "shards", "wds", SETTINGS)
 
 
 def build_settings(cfg: Any) -> dict:
-    """The settings of a ``BuildConfig`` that change its outputs."""
-    return {"schema": SCHEMA_VERSION, "colors": list(cfg.colors),
-            "complementary": list(cfg.complementary), "split": cfg.split, "seed": cfg.seed,
-            "mask_source": cfg.mask_source, "mask_options": dict(cfg.mask_options),
-            "refine_color": cfg.refine_color}
+    """The settings of a ``BuildConfig`` that change its outputs (the WebDataset shard size
+    only for ``--format wds``: folder builds keep the settings they always had)."""
+    settings = {"schema": SCHEMA_VERSION, "colors": list(cfg.colors),
+                "complementary": list(cfg.complementary), "split": cfg.split,
+                "seed": cfg.seed, "mask_source": cfg.mask_source,
+                "mask_options": dict(cfg.mask_options), "refine_color": cfg.refine_color}
+    if cfg.format == "wds":
+        settings["wds_shard_size"] = cfg.shard_size
+    return settings
 
 
 def set_aside(out: Path) -> Path | None:

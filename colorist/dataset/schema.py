@@ -65,6 +65,15 @@ def write_group(root: Path, split: str, group: str, obj: dict, variants: list[di
     return [metadata_row(v, obj, split, group) for v in variants]
 
 
+def rows_by_split(per_object: list[list[dict]]) -> dict[str, list[dict]]:
+    """split -> the metadata rows of some objects (each object's rows), in their order."""
+    rows: dict[str, list[dict]] = {}
+    for object_rows in per_object:
+        for row in object_rows:
+            rows.setdefault(row["split"], []).append(row)
+    return rows
+
+
 def write_metadata(root: Path, rows: dict[str, list[dict]]) -> None:
     """metadata.jsonl of every split in ``rows``; a split folder that has one from an
     earlier build and no rows now gets an empty file (its groups are no longer listed)."""
