@@ -1,6 +1,5 @@
 """Metric functions against hand-computed values; the eval CLI; Flickr8k-Expert; scorers."""
 
-import json
 import sys
 import types
 
@@ -99,16 +98,29 @@ def _write_flickr(root, n_images=4):
     (root / "ExpertAnnotations.txt").write_text("\n".join(expert) + "\n")
 
 
-class _PixelScorer:
+def _pixel_scorer():
     """Deterministic embeddings with non-negative cosines: image -> (mean R, mean G, 1),
-    caption -> (#'red', #'blue', 1)."""
+    caption -> (#'red', #'blue', 1); the scorer protocol from ``_Encoding``."""
+    from colorist.models.scorer import _Encoding
 
-    def encode_images(self, images):
-        return torch.tensor([[im[..., 0].mean() / 255, im[..., 1].mean() / 255, 1.0]
-                             for im in images])
+    class PixelScorer(_Encoding):
+        name, device = "pixels", torch.device("cpu")
 
-    def encode_texts(self, texts):
-        return torch.tensor([[t.count("red"), t.count("blue"), 1.0] for t in texts])
+        def preprocess(self, images):
+            return torch.tensor([[im[..., 0].mean() / 255, im[..., 1].mean() / 255, 1.0]
+                                 for im in images])
+
+        def tokenize(self, texts):
+            ids = torch.tensor([[t.count("red"), t.count("blue"), 1] for t in texts])
+            return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+        def image_features(self, pixel_values):
+            return pixel_values
+
+        def text_features(self, input_ids, attention_mask=None):
+            return input_ids.float()
+
+    return PixelScorer()
 
 
 def test_flickr_expert_correlations_match_direct_computation(tmp_path):
@@ -117,7 +129,7 @@ def test_flickr_expert_correlations_match_direct_computation(tmp_path):
     from colorist.models import clip_score
 
     _write_flickr(tmp_path)
-    scorer = _PixelScorer()
+    scorer = _pixel_scorer()
     got = flickr_expert(scorer, tmp_path / "ExpertAnnotations.txt",
                         tmp_path / "Flickr8k.token.txt", tmp_path / "images")
     judged = read_expert_annotations(tmp_path / "ExpertAnnotations.txt")
@@ -127,41 +139,12 @@ def test_flickr_expert_correlations_match_direct_computation(tmp_path):
     direct = [float(clip_score(scorer.encode_images([read_image(tmp_path / "images" / f)]),
                                scorer.encode_texts([caps[c]]))[0]) for f, c, _ in judged]
     assert len(set(direct)) > 2
-    assert got == pytest.approx(correlations(direct, [h for _, _, h in judged]), abs=1e-5)
+    thesis = correlations(direct, [h for _, _, h in judged])
+    assert {k: got[k] for k in thesis} == pytest.approx(thesis, abs=1e-5)
+    assert got["score"] == "CLIP-S" and got["published"]["n"] == 3 * len(judged)
     (tmp_path / "bad.txt").write_text("0.jpg 0.jpg#0 one two three\n")
     with pytest.raises(FlickrFormatError, match="bad.txt:1"):
         read_expert_annotations(tmp_path / "bad.txt")
-
-
-def test_eval_cli_reports_models_side_by_side(tiny, tmp_path):
-    pytest.importorskip("spacy")
-    from colorist.dataset.__main__ import main as dataset_main
-    from colorist.dataset.synthetic import write_shapes
-    from colorist.eval.__main__ import main
-
-    src = write_shapes(tmp_path / "src", n=16, seed=3)
-    assert dataset_main(["build", "--standard", str(src), "--images",
-                         str(tmp_path / "src/images"), "--out", str(tmp_path / "ds"),
-                         "--backend", "cpu", "--quiet", "--split", "0.5"]) == 0
-    _write_flickr(tmp_path / "flickr")
-    (tmp_path / "flickr" / "Flickr8k.token.txt").rename(tmp_path / "tok.txt")
-    assert main(["color", "--model", str(tiny), "--data", str(tmp_path / "ds"), "--out",
-                 str(tmp_path / "ev"), "--flickr-dir", str(tmp_path / "flickr")]) == 2
-    (tmp_path / "tok.txt").rename(tmp_path / "flickr" / "Flickr8k.token.txt")
-    assert main(["color", "--model", str(tiny), "--model", str(tiny), "--data",
-                 str(tmp_path / "ds"), "--out", str(tmp_path / "ev"), "--flickr-dir",
-                 str(tmp_path / "flickr")]) == 0
-    report = json.loads((tmp_path / "ev" / "report.json").read_text())
-    r = report[str(tiny)]
-    assert r["n"] == 8 and 0 <= r["accuracy"] <= 1 and r["std_diff"] >= 0
-    assert set(r["per_color_accuracy"]) <= {"red", "orange", "yellow", "green", "cyan", "blue",
-                                            "purple", "pink"}
-    assert np.asarray(r["confusion"]).sum() == 8
-    assert {"kendall_tau_b", "kendall_tau_c", "spearman", "pearson"} <= set(r["flickr"])
-    assert (tmp_path / "ev" / r["confusion_png"]).is_file()
-    assert "| model | n | accuracy" in (tmp_path / "ev" / "report.md").read_text()
-    assert main(["color", "--model", str(tiny), "--data", str(tmp_path / "nope"), "--out",
-                 str(tmp_path / "ev2")]) == 2
 
 
 def test_open_clip_scorer_through_the_registry(monkeypatch):

@@ -5,10 +5,13 @@
     python -m colorist.eval flickr --model M --annotations ExpertAnnotations.txt \\
         --captions Flickr8k.token.txt --images Flicker8k_Dataset --out eval
 
-``color`` runs the 8-way colour choice on the validation originals and the 4-way
-complementary task (when the dataset has that split), and writes OUT/report.json (per
-model: accuracy, mean_diff, std_diff, per_color_accuracy, complementary, flickr),
-OUT/report.md and a confusion-matrix PNG per model and task. Needs the 'train' extra:
+``color`` runs the 8-way colour choice on the validation originals (``--images``: or on the
+recolours, or all) and the 4-way complementary task (when the dataset has that split), and
+writes OUT/report.json (per model: accuracy, mean_diff, std_diff, per_color_accuracy,
+Recall@K / MRR both ways, bootstrap intervals, paired comparisons with every other model,
+complementary, flickr), OUT/report.md, a confusion-matrix PNG per model and task and a
+per-colour bar chart per task. A model name may end in @itm / @itc (BLIP) or @sigmoid /
+@cosine (SigLIP) to pick the score. Needs the 'train' extra:
 pip install 'colorist[train]'.
 """
 
@@ -32,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
                    help="hub id, save_pretrained folder or open_clip name; repeat for several")
     c.add_argument("--data", type=Path, required=True, help="a built dataset folder")
     c.add_argument("--split", default="val", help="the dataset split of the colour choice")
+    c.add_argument("--images", choices=("originals", "recolours", "all"), default="originals",
+                   help="which images of each group the colour choice runs on")
     c.add_argument("--flickr-dir", type=Path, help="folder with ExpertAnnotations.txt, "
                    "Flickr8k.token.txt and the images (Flicker8k_Dataset/ or images/)")
     c.add_argument("--out", type=Path, required=True, help="report folder")
@@ -54,9 +59,11 @@ def _flickr_files(folder: Path) -> tuple[Path, Path, Path]:
     return folder / "ExpertAnnotations.txt", folder / "Flickr8k.token.txt", images
 
 
-def evaluate(scorer, data: Path, split: str = "val", flickr_dir: Path | None = None) -> dict:
-    """One model's results: ``color`` (on ``split``), ``complementary`` (when the dataset
-    has that split) and ``flickr`` (when ``flickr_dir`` is given)."""
+def evaluate(scorer, data: Path, split: str = "val", flickr_dir: Path | None = None,
+             images: str = "originals") -> dict:
+    """One model's results: ``color`` (on ``split``, the groups' ``images``),
+    ``complementary`` (when the dataset has that split) and ``flickr`` (when ``flickr_dir``
+    is given)."""
     from colorist.dataset.bank import GroupBank
     from colorist.dataset.schema import DatasetError, load_groups
     from colorist.eval.color import color_choice_scorer
@@ -71,7 +78,7 @@ def evaluate(scorer, data: Path, split: str = "val", flickr_dir: Path | None = N
                 raise
             continue
         # each model preprocesses with its own pipeline (sizes and stats differ)
-        r[task] = color_choice_scorer(scorer, GroupBank.build(scorer, groups))
+        r[task] = color_choice_scorer(scorer, GroupBank.build(scorer, groups), images=images)
     if flickr_dir:
         r["flickr"] = flickr_expert(scorer, *_flickr_files(flickr_dir))
     return r
@@ -86,7 +93,8 @@ def run(args) -> Path:
     for name in args.model:
         scorer = load_scorer(name, device=args.device)
         if args.command == "color":
-            results[name] = evaluate(scorer, args.data, args.split, args.flickr_dir)
+            results[name] = evaluate(scorer, args.data, args.split, args.flickr_dir,
+                                     args.images)
         else:
             results[name] = {"flickr": flickr_expert(scorer, args.annotations, args.captions,
                                                      args.images)}

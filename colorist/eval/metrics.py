@@ -5,6 +5,17 @@ its group, which differ only in the colour word; the prediction is the colour of
 scoring caption. ``score_differences`` is, per image, the score of the true caption minus
 the best score among the wrong ones (positive exactly when the choice is right); the
 report gives its mean and standard deviation (population, ddof=0).
+
+Ranking (Recall@K, MRR): the true item is ranked among its colour-swapped distractors,
+either the true caption among an image's captions (``text`` direction) or the true image
+among the recoloured images for a caption (``image`` direction). Ties are broken uniformly at
+random *in expectation*: with ``g`` distractors scoring strictly higher than the true item
+and ``t`` scoring exactly the same, the true item's rank is uniform on ``g+1 .. g+t+1``, so
+per item Recall@K = P(rank <= K) = clip((K - g) / (t + 1), 0, 1) and the reciprocal rank is
+the mean of 1/r over those ranks. A model that scores every candidate alike therefore gets
+the chance level (1/C of C candidates for Recall@1), never full credit; the per-item values
+are fractions then. (``choose`` and ``accuracy`` keep the thesis' rule: a tie goes to the
+first caption.)
 """
 
 from __future__ import annotations
@@ -69,3 +80,52 @@ def correlations(scores: Sequence[float], human: Sequence[float]) -> dict:
         "pearson": float(stats.pearsonr(x, y).statistic),
         "n": int(x.size),
     }
+
+
+def _rank_bounds(scores: Sequence[Sequence[float]], truth: Sequence[int]) -> tuple:
+    """Per item: (#candidates strictly above the true one, #others tied with it)."""
+    if len(scores) != len(truth):
+        raise ValueError(f"{len(scores)} score rows vs {len(truth)} true indices")
+    above, tied = [], []
+    for i, (s, t) in enumerate(zip(scores, truth)):
+        s = np.asarray(s, dtype=float)
+        if s.ndim != 1 or not 0 <= t < s.size:
+            raise ValueError(f"item {i}: true index {t} outside its {s.size} candidates")
+        if not np.isfinite(s).all():
+            raise ValueError(f"item {i}: non-finite score")
+        above.append(int((s > s[t]).sum()))
+        tied.append(int((s == s[t]).sum()) - 1)
+    return np.array(above, dtype=int), np.array(tied, dtype=int)
+
+
+def recall_at_k(scores: Sequence[Sequence[float]], truth: Sequence[int], k: int) -> np.ndarray:
+    """(N,) per item P(true candidate ranked in the top ``k``), ties in expectation.
+
+    Args:
+        scores: N rows of candidate scores (rows may differ in length), higher = better.
+        truth: (N,) index of the true candidate in each row.
+        k: cut-off, >= 1.
+    """
+    if k < 1:
+        raise ValueError(f"Recall@K needs K >= 1, got {k}")
+    above, tied = _rank_bounds(scores, truth)
+    return np.clip((k - above) / (tied + 1), 0.0, 1.0)
+
+
+def reciprocal_ranks(scores: Sequence[Sequence[float]], truth: Sequence[int]) -> np.ndarray:
+    """(N,) per item expected 1 / rank of the true candidate (ties in expectation); the mean
+    is the MRR."""
+    above, tied = _rank_bounds(scores, truth)
+    return np.array([np.mean(1.0 / np.arange(g + 1, g + t + 2)) for g, t in zip(above, tied)])
+
+
+def ranking(scores: Sequence[Sequence[float]], truth: Sequence[int],
+            ks: Sequence[int] = (1, 2, 3)) -> dict:
+    """``{"recall@K": mean, ..., "mrr": mean, "n": N}`` of :func:`recall_at_k` and
+    :func:`reciprocal_ranks`."""
+    if len(truth) == 0:
+        raise ValueError("ranking of no items")
+    out: dict = {f"recall@{k}": float(recall_at_k(scores, truth, k).mean()) for k in ks}
+    out["mrr"] = float(reciprocal_ranks(scores, truth).mean())
+    out["n"] = len(truth)
+    return out
