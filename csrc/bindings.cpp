@@ -101,4 +101,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("rgb_to_lab", &rgb_to_lab, py::arg("rgb"), py::arg("threads") = 0,
         "uint8 RGB -> float32 CIELAB (L in [0, 100]).");
   m.def("has_openmp", &has_openmp);
+  m.def("simd_path", &colorist::simd_path,
+        "The HSV variant loop in use: 'avx2' (explicit intrinsics) or 'portable'.");
+  m.def("set_simd", &colorist::set_simd, py::arg("enabled"),
+        "Allow (True, the default) or forbid the explicit AVX2 loop; returns simd_path().\n"
+        "For tests and benchmarks that compare the two paths.");
 }

@@ -20,6 +20,13 @@ struct ImageJob {
 // `threads` <= 0 uses OpenMP's default.
 void recolor_batch_cpu(const std::vector<ImageJob>& jobs, int k, int threads);
 
+// The HSV variant loop in use: "avx2" (explicit intrinsics, chosen when the CPU has AVX2)
+// or "portable" (the shared header's per-pixel math, vectorised by the compiler).
+const char* simd_path();
+// Allows (the default) or forbids the AVX2 loop; returns simd_path(). Not thread-safe:
+// for tests and benchmarks, between calls.
+const char* set_simd(bool enabled);
+
 // OpenCV-exact uint8 RGB -> HSV over n pixels (for golden tests and the palette).
 void rgb_to_hsv_cpu(const std::uint8_t* rgb, std::uint8_t* hsv, std::int64_t n, int threads);
 
