@@ -1,0 +1,166 @@
+"""``build --engine ray`` on a local Ray (2 CPUs): the same files as the local engine, a bad
+item recorded without stopping the job, a killed worker's shard retried, resume per shard,
+WebDataset shards that ``webdataset`` and HF ``datasets`` read."""
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("spacy")
+ray = pytest.importorskip("ray")
+from colorist.dataset.__main__ import main  # noqa: E402
+from colorist.io import read_jsonl  # noqa: E402
+
+from .conftest import COCO_MINI  # noqa: E402
+
+CAPS = COCO_MINI / "annotations" / "captions_train2017.json"
+INST = COCO_MINI / "annotations" / "instances_train2017.json"
+BROKEN = "000000525891.jpg"  # the stop sign's image, made undecodable
+# Files of a run, not of the dataset: timings, the run's own manifests, the Ray work area.
+RUN_FILES = {"dataset_summary.json", "summary.json", "results.jsonl", "batch_config.json"}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    for p in (COCO_MINI / "images").iterdir():
+        shutil.copy(p, folder / p.name)
+    (folder / BROKEN).write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    return folder
+
+
+def _build(images, out, *flags):
+    return main(["build", "--captions", str(CAPS), "--instances", str(INST), "--out", str(out),
+                 "--images", str(images), "--backend", "cpu", "--quiet", "--workers", "2",
+                 *flags])
+
+
+@pytest.fixture(scope="module")
+def local_build(images, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    assert _build(images, out, "--format", "wds", "--shard-size", "3") == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def ray_build(local_ray, images, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ray")
+    # --mine-batch 20: the 47 records are mined by 3 Ray tasks
+    assert _build(images, out, "--format", "wds", "--shard-size", "3", "--engine", "ray",
+                  "--mine-batch", "20") == 0
+    return out
+
+
+def _hashes(root, skip_wds=False):
+    """sha256 of every dataset file under ``root`` (not the run files, not OUT/shards);
+    ``skip_wds``: nor the .tar shards and the settings (which name the format)."""
+    skip = RUN_FILES | ({"build_config.json"} if skip_wds else set())
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if (p.is_file() and p.name not in skip and not rel.startswith("shards/")
+                and not (skip_wds and rel.startswith("wds/"))):
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _counts(root):
+    summary = json.loads((root / "dataset_summary.json").read_text())
+    return {k: v for k, v in summary.items() if k != "seconds"}
+
+
+def test_ray_build_writes_the_local_build_byte_for_byte(local_build, ray_build):
+    local = _hashes(local_build)
+    assert len([n for n in local if n.endswith(".jpg")]) == 4 * 4 + 3 * 8  # 7 objects built
+    assert _hashes(ray_build) == local
+    assert _counts(ray_build) == _counts(local_build)
+    # the broken image is one typed reject, the job went on; same split as the local engine
+    rejects = [r for r in read_jsonl(ray_build / "rejects.jsonl") if r.get("id")]
+    assert [(r["id"], r["reason"]) for r in rejects] == [("val_525891_stop-sign",
+                                                          "image-undecodable")]
+    assert BROKEN in rejects[0]["error"]
+    run = json.loads((ray_build / "summary.json").read_text())
+    assert run["done"] == 7 and run["resumed"] == 0 and run["backend"] == "cpu"
+    shards = sorted(p.name for p in (ray_build / "shards").iterdir() if p.is_dir())
+    assert shards == ["000000", "000001", "000002"]  # 8 objects, 3 a shard
+    linked = ray_build / "images" / "train" / "train_234748_blue_car.jpg"
+    assert os.path.samefile(linked, ray_build / "shards" / "000001" / "images" / "train" /
+                            linked.name)
+
+
+def test_webdataset_shards_read_with_webdataset_and_datasets(ray_build):
+    import webdataset
+
+    from colorist.dataset.wds import shard_urls
+
+    index = json.loads((ray_build / "wds" / "index.json").read_text())
+    train = index["splits"]["train"]
+    urls = shard_urls(ray_build, "train")
+    samples = list(webdataset.WebDataset(urls, shardshuffle=False, empty_check=False))
+    assert len(samples) == sum(e["samples"] for e in train) == 8 * 3
+    meta = read_jsonl(ray_build / "images" / "train" / "metadata.jsonl")
+    first = samples[0]
+    row = json.loads(first["json"])
+    assert row == meta[0]  # the metadata row, in the same order
+    assert first["jpg"] == (ray_build / "images" / "train" / row["file_name"]).read_bytes()
+    groups = [json.loads(s["json"])["group"] for s in samples]
+    assert groups == sorted(groups, key=groups.index)  # a group's variants are consecutive
+
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset("webdataset", data_files={"train": urls}, split="train")
+    assert ds.num_rows == 24 and {"jpg", "json"} <= set(ds.column_names)
+    assert ds[0]["json"] == meta[0]
+    assert ds[0]["jpg"].size == Image.open(io.BytesIO(first["jpg"])).size
+
+
+def _recolour_workers():
+    import psutil
+
+    return [p for p in psutil.process_iter(["pid", "cmdline"])
+            if "_RecolourStage" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_killed_worker_is_retried_and_a_rerun_resumes_per_shard(local_ray, local_build,
+                                                                   images, tmp_path, capsys):
+    out = tmp_path / "ray"
+    flags = ("--shard-size", "1", "--engine", "ray", "--ray-workers", "1")
+    result = {}
+    run = threading.Thread(target=lambda: result.setdefault("rc", _build(images, out, *flags)))
+    run.start()
+    deadline, killed = time.monotonic() + 120, None
+    while killed is None and run.is_alive() and time.monotonic() < deadline:
+        done = list((out / "shards").glob("*/results.jsonl"))
+        workers = _recolour_workers()
+        if done and workers:  # one shard finished: the actor is on the next one
+            killed = workers[0].pid
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    run.join()
+    assert killed is not None and result["rc"] == 0
+    assert _hashes(out, skip_wds=True) == _hashes(local_build, skip_wds=True)
+    # as if a run had been killed before the dog's files (shard 4 of 8) were all written
+    victim = out / "images" / "train" / "train_30752_red_dog.jpg"
+    victim.unlink()
+    (out / "shards" / "000004" / "images" / "train" / victim.name).unlink()
+    assert _build(images, out, *flags) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] == 6 and summary["done"] == 1
+    assert _hashes(out, skip_wds=True) == _hashes(local_build, skip_wds=True)
+    # the shards hold the resume state: another cut of them is refused before Ray starts
+    assert _build(images, out, "--shard-size", "2", "--engine", "ray") == 2
+    assert "built with --shard-size 1" in capsys.readouterr().err
