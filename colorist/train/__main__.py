@@ -32,6 +32,9 @@ def parser() -> argparse.ArgumentParser:
                    help="CLIP to fine-tune: hub id or save_pretrained folder")
     p.add_argument("--data", required=True,
                    help="a built dataset folder (python -m colorist.dataset build)")
+    p.add_argument("--wds", action="store_true",
+                   help="stream the train groups from DATA/wds/ shards (build --format wds) "
+                        "instead of holding them in memory")
     p.add_argument("--out", required=True, help="output folder (adapter, merged model, log)")
     p.add_argument("--blocks", type=_blocks, default=d.blocks,
                    help="k: LoRA on the last k blocks of each tower; or indices, e.g. '-2,-1'")
@@ -74,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _config(a: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(model=a.model, data=a.data, out=a.out, blocks=a.blocks,
+    return TrainConfig(model=a.model, data=a.data, wds=a.wds, out=a.out, blocks=a.blocks,
                        targets=tuple(a.targets), rank=a.rank, alpha=a.alpha,
                        lora_dropout=a.lora_dropout, lr=a.lr, weight_decay=a.weight_decay,
                        epochs=a.epochs, groups_per_batch=a.groups_per_batch,

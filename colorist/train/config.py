@@ -12,6 +12,7 @@ from colorist.train.lora import ATTENTION
 class TrainConfig:
     model: str = "openai/clip-vit-base-patch32"  # hub id or save_pretrained directory
     data: str | Path = ""  # a built dataset (OUT of `python -m colorist.dataset build`)
+    wds: bool = False  # stream the train groups from DATA/wds/ (build --format wds)
     out: str | Path = "colorist-train"
     blocks: int | list[int] = 1  # LoRA on the last k blocks, or explicit block indices
     targets: tuple[str, ...] = ATTENTION

@@ -30,6 +30,7 @@ from colorist.train.lora import apply_lora, resolve_layers
 from colorist.train.loss import ColorGroupLoss
 from colorist.train.probing import Prober, due, plot_probes
 from colorist.train.towers import num_layers, text_prefix, vision_prefix
+from colorist.train.wds_data import WdsGroups, streamed_bank
 
 
 class CheckpointError(ValueError):
@@ -118,6 +119,17 @@ def _shard(batch: list[int], rank: int, world: int) -> list[int]:
     return batch[rank * per : (rank + 1) * per] if world > 1 else batch
 
 
+def _epoch(cfg: TrainConfig, epoch: int, rank: int, world: int, inputs, stream, streamed):
+    """``(steps, step inputs)`` of one epoch: batches of the bank in memory, or of groups
+    streamed from WebDataset shards (``streamed``: a batch of groups -> step inputs)."""
+    if stream is None:
+        batches = _schedule(len(inputs.bank), cfg.groups_per_batch, world, epoch, cfg.seed)
+        return len(batches), (inputs.batch(_shard(b, rank, world)) for b in batches)
+    per_rank = max(1, cfg.groups_per_batch // world)
+    return stream.steps(per_rank, world), map(streamed, stream.batches(
+        per_rank, epoch, cfg.seed, rank, world))
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train, checkpoint each epoch, write adapter + merged model + log + loss plot."""
     from colorist.eval.color import color_choice
@@ -128,7 +140,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     out, data = Path(cfg.out), Path(cfg.data)
     _seed_everything(cfg.seed)
     scorer = HFClipScorer.from_pretrained(cfg.model, device=str(device))
-    train_groups = load_groups(data, "train")
+    stream = WdsGroups(data, "train") if cfg.wds else None  # streamed, not held in memory
+    train_groups = [] if stream else load_groups(data, "train")
     val_groups = _maybe_groups(data, "val")
     clip = scorer.model
     n_v, n_t = num_layers(clip)
@@ -143,9 +156,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16)
 
-    cached = {"auto": cfg.lora_dropout == 0.0, "on": True, "off": False}[cfg.prefix_cache]
-    bank = GroupBank.build(scorer, train_groups)
-    inputs = _Inputs(loss_mod, bank, device, cached, autocast)
+    cached = stream is None and {"auto": cfg.lora_dropout == 0.0, "on": True,
+                                 "off": False}[cfg.prefix_cache]
+    bank = None if stream else GroupBank.build(scorer, train_groups)
+    inputs = None if stream else _Inputs(loss_mod, bank, device, cached, autocast)
     val_bank = GroupBank.build(scorer, val_groups) if val_groups else None
     prober = _prober(cfg, rank)
 
@@ -177,11 +191,13 @@ def train(cfg: TrainConfig) -> TrainResult:
     for epoch in range(start_epoch, cfg.epochs):
         loss_mod.train()
         e0, total, n = time.perf_counter(), 0.0, 0
-        batches = _schedule(len(bank), cfg.groups_per_batch, world, epoch, cfg.seed)
-        bar = _bar(cfg, rank, len(batches), f"epoch {epoch + 1}/{cfg.epochs}")
-        for b, batch in enumerate(batches):
+        n_steps, step_inputs = _epoch(cfg, epoch, rank, world, inputs, stream, lambda batch: (
+            _Inputs(loss_mod, streamed_bank(scorer, batch), device, False, autocast)
+            .batch(list(range(len(batch))))))
+        bar = _bar(cfg, rank, n_steps, f"epoch {epoch + 1}/{cfg.epochs}")
+        for b, step_input in enumerate(step_inputs):
             with autocast():
-                loss = step_mod(*inputs.batch(_shard(batch, rank, world)), cached=cached)
+                loss = step_mod(*step_input, cached=cached)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch + 1}, step "
                                          f"{b + 1} (lr {cfg.lr}): stopping; the last good "
