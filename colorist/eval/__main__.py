@@ -4,6 +4,7 @@
         --data ds --out eval [--flickr-dir Flickr8k]
     python -m colorist.eval flickr --model M --annotations ExpertAnnotations.txt \\
         --captions Flickr8k.token.txt --images Flicker8k_Dataset --out eval
+    python -m colorist.eval probes --model M [--model M2] --out probes  # colorist.probes
 
 ``color`` runs the 8-way colour choice on the validation originals (``--images``: or on the
 recolours, or all) and the 4-way complementary task (when the dataset has that split), and
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from colorist.cli import HelpFormatter
 from colorist.extras import run_with_extra
+from colorist.probes.cli import add_parser as add_probes_parser
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--images", type=Path, required=True, help="folder of the Flickr8k images")
     f.add_argument("--out", type=Path, required=True, help="report folder")
     f.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
+    add_probes_parser(sub)
     return p
 
 
@@ -85,6 +88,10 @@ def evaluate(scorer, data: Path, split: str = "val", flickr_dir: Path | None = N
 
 
 def run(args) -> Path:
+    if args.command == "probes":
+        from colorist.probes.cli import run as run_probes_cli
+
+        return run_probes_cli(args)
     from colorist.eval.flickr import flickr_expert
     from colorist.eval.report import write_report
     from colorist.models import load_scorer
