@@ -1,6 +1,8 @@
 """Flickr8k-Expert in both protocols on a hand-made ExpertAnnotations file, with hand-computed
 Kendall tau values."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,29 @@ def test_flickr_expert_gives_both_protocols_from_the_files(flickr):
     assert read_expert_judgments(flickr / "ExpertAnnotations.txt")[1] == ("a.jpg", "b.jpg#1",
                                                                           (2.0, 1.0, 1.0))
     assert PUBLISHED == {"CLIP-S": 51.2, "RefCLIP-S": 53.0, "PAC-S": 54.3}
+
+
+def test_unusable_images_are_skipped_with_a_reason(flickr, tmp_path):
+    from colorist.eval.report import write_report
+
+    (flickr / "outside.jpg").write_bytes(b"")
+    (flickr / "images" / "broken.jpg").write_bytes(b"not a jpeg")
+    extra = ("gone.jpg\tgone.jpg#0\t1\t1\t1\n../outside.jpg\tx.jpg#0\t4\t4\t4\n"
+             "broken.jpg\tbroken.jpg#0\t2\t2\t2\n")
+    (flickr / "ExpertAnnotations.txt").write_text(EXPERT + extra)
+    (flickr / "Flickr8k.token.txt").write_text(TOKENS + "gone.jpg#0\tscore 9\n"
+                                               "x.jpg#0\tscore 9\nbroken.jpg#0\tscore 9\n")
+    r = flickr_expert(_number_scorer(), flickr / "ExpertAnnotations.txt",
+                      flickr / "Flickr8k.token.txt", flickr / "images")
+    assert r["n"] == 4 and r["kendall_tau_c"] == pytest.approx(0.9375)  # the 4 good pairs
+    assert {(x["image"], x["reason"]) for x in r["rejects"]} == {
+        ("gone.jpg", "image-not-found"), ("../outside.jpg", "unsafe-path"),
+        ("broken.jpg", "image-undecodable")}
+    write_report(tmp_path / "rep", {"m": {"flickr": r}})
+    lines = [json.loads(x) for x in (tmp_path / "rep" / "rejects.jsonl").read_text().split("\n")
+             if x]
+    assert len(lines) == 3 and {x["model"] for x in lines} == {"m"}
+    assert "Image files skipped" in (tmp_path / "rep" / "report.md").read_text()
 
 
 def test_malformed_expert_lines_name_file_and_line(tmp_path):

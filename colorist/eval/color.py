@@ -18,6 +18,8 @@ on the same items (``colorist.eval.significance``).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
@@ -160,14 +162,15 @@ def _chunks(bank: GroupBank, batch_size: int):
 
 @torch.no_grad()
 def score_groups(scorer, bank: GroupBank, batch_size: int = 64,
-                 progress: bool = False) -> list[np.ndarray]:
+                 progress: bool | None = None) -> list[np.ndarray]:
     """Per group the (K, K) float32 matrix ``scorer.match`` of its images x its captions.
 
     Images and captions are encoded once, in batches of about ``batch_size`` variants
-    (whole groups); a cross-encoder scores the K x K pairs of each group.
+    (whole groups); a cross-encoder scores the K x K pairs of each group. ``progress``: a
+    progress bar (default: when stderr is a terminal).
     """
     chunks = list(_chunks(bank, batch_size))
-    if progress:
+    if progress if progress is not None else sys.stderr.isatty():
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc=f"scoring {scorer.name}", unit="batch")
@@ -188,7 +191,7 @@ def score_groups(scorer, bank: GroupBank, batch_size: int = 64,
 
 def color_choice_scorer(scorer, bank: GroupBank, batch_size: int = 64,
                         images: str = "originals", ks=RECALL_KS,
-                        progress: bool = False) -> dict:
+                        progress: bool | None = None) -> dict:
     """The task with any scorer (CLIP, BLIP ITM/ITC, SigLIP, open_clip, a merged fine-tune):
     :func:`task_report` of :func:`score_groups`, plus the scorer's ``score_kind``."""
     _check_images(images)  # before the scoring, not after

@@ -18,13 +18,17 @@ Two protocols over the same scores:
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from colorist.eval.metrics import correlations
 from colorist.io import read_image
+from colorist.io.images import ImageReadError
+from colorist.io.names import UnsafePathError, path_inside
 from colorist.models.scorer import CLIP_S_WEIGHT
+from colorist.rejects import Reject
 
 # Kendall tau-c x 100 on Flickr8k-Expert, published protocol: CLIP-S and RefCLIP-S with
 # CLIP ViT-B/32 (Hessel et al. 2021), PAC-S (Sarto et al. 2023). Printed for comparison.
@@ -97,23 +101,47 @@ def _chunked(items: list, size: int):
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
+def _read_chunk(files: list[str], images: Path) -> tuple[list, list[Reject]]:
+    """The decoded images of ``files`` (None where unusable) and a Reject for each of those:
+    annotation file names are untrusted, so they must stay inside ``images``."""
+    out, rejects = [], []
+    for f in files:
+        try:
+            out.append(read_image(path_inside(images, f, f"{images}: image")))
+        except (ImageReadError, UnsafePathError) as e:
+            out.append(None)
+            rejects.append(Reject.from_error(e, image=f))
+    return out, rejects
+
+
 def score_pairs(scorer, pairs: list[tuple[str, str]], images: str | Path,
-                batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """(P,) the scorer's ``match_pairs`` of (image file, caption) pairs; each image file is
-    read and encoded once. Embedding models (``score_kind`` cosine) give CLIP-S instead of the
-    cosine: ``2.5 * max(cos, 0)``."""
+                batch_size: int = 64, progress: bool | None = None,
+                ) -> tuple[np.ndarray, list[Reject]]:
+    """The scorer's ``match_pairs`` of (image file, caption) pairs; each image file is read
+    and encoded once. Embedding models (``score_kind`` cosine) give CLIP-S instead of the
+    cosine: ``2.5 * max(cos, 0)``.
+
+    Returns:
+        (P,) float64 scores, NaN for the pairs of an unusable image file, and a Reject per
+        such file (missing, unreadable, outside ``images``, over the size limits).
+    """
     by_file: dict[str, list[int]] = {}
     for i, (f, _) in enumerate(pairs):
         by_file.setdefault(f, []).append(i)
     chunks = list(_chunked(sorted(by_file), batch_size))
-    if progress:
+    if progress if progress is not None else sys.stderr.isatty():
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc=f"Flickr8k {scorer.name}", unit="batch")
-    out = np.empty(len(pairs), dtype=np.float64)
+    out = np.full(len(pairs), np.nan)
+    rejects: list[Reject] = []
     for files in chunks:
-        img = scorer.image_states(scorer.preprocess([read_image(Path(images) / f)
-                                                     for f in files]))
+        decoded, bad = _read_chunk(files, Path(images))
+        rejects += bad
+        files = [f for f, im in zip(files, decoded) if im is not None]
+        if not files:
+            continue
+        img = scorer.image_states(scorer.preprocess([im for im in decoded if im is not None]))
         idx = [i for f in files for i in by_file[f]]
         local = [k for k, f in enumerate(files) for _ in by_file[f]]
         tok = scorer.tokenize([pairs[i][1] for i in idx])
@@ -121,21 +149,24 @@ def score_pairs(scorer, pairs: list[tuple[str, str]], images: str | Path,
         out[idx] = scorer.match_pairs(img[local], txt).float().cpu().numpy()
     if getattr(scorer, "score_kind", "cosine") == "cosine":
         out = CLIP_S_WEIGHT * np.clip(out, 0.0, None)
-    return out
+    return out, rejects
 
 
 def flickr_expert(scorer, annotations: str | Path, captions: str | Path, images: str | Path,
-                  batch_size: int = 64, progress: bool = False) -> dict:
+                  batch_size: int = 64, progress: bool | None = None) -> dict:
     """:func:`expert_correlations` of the scorer's scores of every judged pair, with
-    ``score`` (what was correlated: "CLIP-S", "itm", "sigmoid")."""
+    ``score`` (what was correlated: "CLIP-S", "itm", "sigmoid") and ``rejects`` (the image
+    files skipped, with their reasons; their pairs are left out of both protocols)."""
     judged = read_expert_judgments(annotations)
     texts = read_captions(captions)
     missing = [cid for _, cid, _ in judged if cid not in texts]
     if missing:
         raise FlickrFormatError(f"{captions}: no caption for {missing[0]} "
                                 f"({len(missing)} judged captions missing)")
-    scores = score_pairs(scorer, [(f, texts[cid]) for f, cid, _ in judged], images,
-                         batch_size, progress)
+    scores, rejects = score_pairs(scorer, [(f, texts[cid]) for f, cid, _ in judged], images,
+                                  batch_size, progress)
+    keep = np.isfinite(scores)
     kind = getattr(scorer, "score_kind", "cosine")
-    return {**expert_correlations(scores, [s for _, _, s in judged]),
-            "score": "CLIP-S" if kind == "cosine" else kind}
+    return {**expert_correlations(scores[keep], [s for (_, _, s), k in zip(judged, keep) if k]),
+            "score": "CLIP-S" if kind == "cosine" else kind,
+            "rejects": [r.to_dict() for r in rejects]}

@@ -11,6 +11,7 @@ published reference values).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +228,18 @@ def _flickr_lines(rows: dict[str, dict]) -> list[str]:
                      f"{'-' if tau_c is None else f'{100 * tau_c:.1f}'} |")
     lines += ["", "Published reference values (tau-c x 100, full Flickr8k-Expert): "
               + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items()) + ".", ""]
+    skipped = {m: len(r["rejects"]) for m, r in rows.items() if r.get("rejects")}
+    if skipped:
+        lines += ["Image files skipped (their pairs left out; reasons in rejects.jsonl): "
+                  + ", ".join(f"{m} {n}" for m, n in skipped.items()) + ".", ""]
     return lines
+
+
+def _rejects_lines(results: dict[str, dict]) -> list[str]:
+    """rejects.jsonl lines: every task's rejects, with the model and the task."""
+    return [json.dumps({"model": m, "task": task, **rej})
+            for m, r in results.items() for task, part in r.items()
+            if isinstance(part, dict) for rej in part.get("rejects", [])]
 
 
 def write_report(out: str | Path, results: dict[str, dict],
@@ -236,7 +248,8 @@ def write_report(out: str | Path, results: dict[str, dict],
     (each optional). Adds intervals (``ci``, ``per_color_ci``) and paired comparisons
     (``compare``) to the task results and writes report.json (per model: the colour task's
     keys at the top, the other tasks under their names), report.md,
-    confusion_<model>_<task>.png and <task>_per_color.png."""
+    confusion_<model>_<task>.png, <task>_per_color.png and, when items were skipped,
+    rejects.jsonl."""
     cfg = cfg or SignificanceConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,5 +267,8 @@ def write_report(out: str | Path, results: dict[str, dict],
     flat = {m: {**r.get("color", {}), **{k: v for k, v in r.items() if k != "color"}}
             for m, r in results.items()}  # per model: accuracy, mean_diff, ... at the top
     atomic_write_json(out / "report.json", flat)
+    rejects = _rejects_lines(results)
+    if rejects:
+        atomic_write_text(out / "rejects.jsonl", "\n".join(rejects) + "\n")
     atomic_write_text(out / "report.md", "\n".join(lines))
     return out / "report.md"
