@@ -13,8 +13,10 @@ counts the bytes a fused kernel must move (3 read + 1 alpha + 3K written per pix
 practical bandwidth peak). CPU rows: median of repeated runs, 1 and 2 threads, HSV rows
 (red -> colours) and CIELAB rows (white -> colours); each backend's kernel on a ready
 alpha and plan, ``cpu-api`` (the public ``colorist.recolor``: pre-pass + plan + kernel),
-and the anchor ``opencv-roundtrip`` (OpenCV's SIMD RGB -> HSV -> RGB of the same image,
-which does far less), with every row's time as a multiple of the anchor's. Prints
+``cpu-api-prepared`` (``colorist.prepare(...).recolor(targets)``: validation, plan and
+kernel through the public API, the object's pre-pass done once beforehand), and the
+anchor ``opencv-roundtrip`` (OpenCV's SIMD RGB -> HSV -> RGB of the same image, which does
+far less), with every row's time as a multiple of the anchor's. Prints
 the table; ``--save`` also writes bench/results/<device>.json and .md (the committed
 results are never overwritten by a plain run).
 """
@@ -41,7 +43,7 @@ from bench.e2e import bulk_images_per_second  # noqa: E402
 from bench.torch_eager import recolor_torch_eager  # noqa: E402
 from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.palette import DEFAULT_PALETTE  # noqa: E402
-from colorist.recolor import gpu_backends, recolor  # noqa: E402
+from colorist.recolor import gpu_backends, prepare, recolor  # noqa: E402
 from colorist.recolor.backends import BACKENDS, available_backends, get_backend  # noqa: E402
 from colorist.recolor.plan import plan_batch  # noqa: E402
 from colorist.recolor.reference import recolor_reference  # noqa: E402
@@ -93,7 +95,8 @@ def median_ms(fn, repeats: int) -> float:
 def bench_one(name: str, image, mask, k: int, threads: int, repeats: int,
               mode: str = "hsv") -> Row:
     """One CPU row. ``name``: a backend (its kernel alone, on a ready alpha and plan),
-    ``torch-eager``, ``cpu-api`` (``colorist.recolor``: pre-pass + plan + kernel) or
+    ``torch-eager``, ``cpu-api`` (``colorist.recolor``: pre-pass + plan + kernel),
+    ``cpu-api-prepared`` (``PreparedObjects.recolor``: plan + kernel) or
     ``opencv-roundtrip`` (cv2 RGB -> HSV -> RGB, the anchor: SIMD code doing far less)."""
     source = SOURCE if mode == "hsv" else LAB_SOURCE
     targets = (TARGETS_7 if mode == "hsv" else LAB_TARGETS_7)[:k]
@@ -111,6 +114,9 @@ def bench_one(name: str, image, mask, k: int, threads: int, repeats: int,
     elif name == "cpu-api":
         ms = median_ms(lambda: recolor(image, mask, source, targets, backend="cpu",
                                        threads=threads), repeats)
+    elif name == "cpu-api-prepared":
+        prepared = prepare(image, mask, source, backend="cpu", threads=threads)
+        ms = median_ms(lambda: prepared.recolor(targets, threads), repeats)
     else:
         impl = get_backend(name)
         ms = median_ms(lambda: impl.run([image], [mask], params, threads), repeats)
@@ -124,7 +130,7 @@ def run_cpu(quick: bool) -> list[Row]:
     native = [b for b in ("reference", "cpu") if b in available_backends()]
     backends = ["opencv-roundtrip", *native, "torch-eager"]
     if "cpu" in native:
-        backends.append("cpu-api")
+        backends += ["cpu-api", "cpu-api-prepared"]
     sizes = {"640x480": SIZES["640x480"]} if quick else SIZES
     rows = []
     for h, w in sizes.values():

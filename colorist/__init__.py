@@ -5,12 +5,12 @@ Importing colorist loads no model and touches no GPU; compiled backends load on 
 
 from colorist._native import BackendUnavailableError
 from colorist.palette import DEFAULT_PALETTE, Palette, UnknownColorError
-from colorist.recolor.api import RecolorInputError, recolor
+from colorist.recolor.api import PreparedObjects, RecolorInputError, prepare, recolor
 from colorist.recolor.backends import available_backends
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_PALETTE", "BackendUnavailableError", "Palette", "RecolorInputError",
-    "UnknownColorError", "available_backends", "recolor",
+    "DEFAULT_PALETTE", "BackendUnavailableError", "Palette", "PreparedObjects",
+    "RecolorInputError", "UnknownColorError", "available_backends", "prepare", "recolor",
 ]

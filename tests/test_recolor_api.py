@@ -132,3 +132,43 @@ def test_auto_says_when_it_falls_back_to_the_reference(monkeypatch):
     backends._warn_slow_auto.cache_clear()
     with pytest.warns(RuntimeWarning, match="numpy reference"):
         assert backends.get_backend("auto").name == "reference"
+
+
+# ---- prepare: the pre-pass once, any number of recolourings -------------------------------
+
+def test_prepared_objects_recolour_as_recolor_does(demo_objects):
+    _, image, mask, source = demo_objects[0]
+    targets = [c for c in ("blue", "green", "pink") if c != source]
+    prepared = colorist.prepare(image, mask, source, backend="cpu")
+    assert len(prepared) == 1
+    once = colorist.recolor(image, mask, source, targets, backend="cpu")
+    np.testing.assert_array_equal(prepared.recolor(targets), once)
+    # a second call, one target at a time: the same bytes, the pre-pass not redone
+    for i, t in enumerate(targets):
+        np.testing.assert_array_equal(prepared.recolor([t])[0], once[i])
+
+
+def test_prepare_keeps_batches_and_torch_types():
+    import torch
+
+    rng = np.random.default_rng(3)
+    imgs = rng.integers(0, 256, (2, 9, 11, 3), dtype=np.uint8)
+    masks = np.zeros((2, 9, 11), np.uint8)
+    masks[:, 2:7, 3:9] = 1
+    prepared = colorist.prepare(torch.from_numpy(imgs), torch.from_numpy(masks),
+                                ["red", "blue"], backend="reference")
+    out = prepared.recolor(["green"])
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, 1, 9, 11, 3)
+    ref = colorist.recolor(imgs, masks, ["red", "blue"], ["green"], backend="reference")
+    np.testing.assert_array_equal(out.numpy(), ref)
+    assert prepared.params([["green"], ["pink"]]).shape[:2] == (2, 1)
+
+
+def test_prepare_rejects_an_unknown_source_before_the_pre_pass(monkeypatch):
+    calls = []
+    impl = backend_registry.get_backend("reference")
+    monkeypatch.setattr(type(impl), "prepass", lambda *a, **k: calls.append(1))
+    with pytest.raises(UnknownColorError, match="mauve"):
+        colorist.prepare(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.uint8), "mauve",
+                         backend="reference")
+    assert calls == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,68 @@ def recolor(
         UnknownColorError: a colour the palette does not know.
         BackendUnavailableError: the named backend cannot run here (says how to get it).
     """
+    return prepare(image_or_batch, mask_or_batch, source, backend, palette, threads,
+                   fit_source, selective).recolor(targets, threads)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedObjects:
+    """Validated images with their objects' pre-pass (alpha + source box) done once:
+    ``recolor(targets)`` then only plans and runs the kernel, for any number of calls.
+
+    Made by ``prepare``; ``recolor(image, mask, source, targets)`` is
+    ``prepare(image, mask, source).recolor(targets)``.
+    """
+
+    backend: Backend
+    images: list  # validated, contiguous; torch tensors on the device for GPU backends
+    alphas: list  # (H_i, W_i) uint8 per image (the backend's array type)
+    boxes: list[SourceBox]
+    sources: list[str]
+    palette: Palette
+    inputs: list = field(repr=False)  # the caller's items: outputs take their type/device
+    original: Any = field(repr=False)
+    batched: bool
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def params(self, targets: str | Sequence[str] | Sequence[Sequence[str]]) -> np.ndarray:
+        """The ``(N, K, NUM_PARAMS)`` table from each object's source box to ``targets``."""
+        n = len(self.images)
+        return plan_batch(self.sources, _per_item(targets, n, "targets"), self.palette,
+                          self.boxes)
+
+    def recolor(self, targets: str | Sequence[str] | Sequence[Sequence[str]],
+                threads: int = 0) -> Any:
+        """The prepared objects in each of ``targets``; outputs as ``colorist.recolor``'s."""
+        threads = check_threads(threads)
+        params, impl = self.params(targets), self.backend
+        arrays, alphas = self.images, self.alphas
+        if impl.on_gpu:  # lay the batch out once for the kernel
+            arrays, alphas = impl.pack(arrays, alphas), None
+        outs = impl.run(arrays, alphas, params, threads)
+        return _package(outs, self.original, self.inputs, self.batched)
+
+
+def prepare(
+    image_or_batch: Any,
+    mask_or_batch: Any,
+    source: str | Sequence[str],
+    backend: str = "auto",
+    palette: Palette = DEFAULT_PALETTE,
+    threads: int = 0,
+    fit_source: bool = True,
+    selective: bool = True,
+) -> PreparedObjects:
+    """Validate and pre-pass objects once, to recolour them into many targets later
+    (arguments as ``recolor``'s). The pre-pass (soft alpha, source box) costs more than a
+    few variants of the kernel: recolouring the same objects in several calls should share
+    it, as the bulk CLI does.
+
+    Raises:
+        RecolorInputError, UnknownColorError, BackendUnavailableError: as ``recolor``.
+    """
     threads = check_threads(threads)
     if not (isinstance(source, str) or (isinstance(source, (list, tuple))
                                         and all(isinstance(c, str) for c in source))):
@@ -156,12 +219,27 @@ def recolor(
     arrays = [_check_image(im, i, impl.on_gpu) for i, im in enumerate(images)]
     mask_arrays = [_check_mask(m, a.shape, i, impl.on_gpu)
                    for i, (m, a) in enumerate(zip(masks, arrays))]
-    alphas, params = plan_objects(impl, arrays, mask_arrays, source, targets, palette,
-                                  threads, fit_source, selective)
-    if impl.on_gpu:  # lay the batch out once for the kernel
-        arrays, alphas = impl.pack(arrays, alphas), None
-    outs = impl.run(arrays, alphas, params, threads)
-    return _package(outs, image_or_batch, images, batched)
+    sources = _per_item(source, len(arrays), "source")
+    for name in set(sources):
+        palette[name]  # an unknown colour fails here, before the pre-pass runs
+    alphas, boxes = _prepass_objects(impl, arrays, mask_arrays, sources, palette,
+                                     fit_source, selective)
+    if not impl.on_gpu:
+        arrays = [_to_numpy(a) for a in arrays]
+    return PreparedObjects(impl, arrays, alphas, boxes, sources, palette, images,
+                           image_or_batch, batched)
+
+
+def _prepass_objects(impl: Backend, images: list, masks: list, sources: list[str],
+                     palette: Palette, fit_source: bool, selective: bool):
+    """The backend's pre-pass: alphas and source boxes (the palette's if not fit_source)."""
+    cfg = DEFAULT_PREPASS if selective else PrepassConfig(selective=False)
+    if not impl.on_gpu:  # GPU backends take device arrays as they are (no host round trip)
+        images, masks = [_to_numpy(im) for im in images], [_to_numpy(m) for m in masks]
+    alphas, boxes = impl.prepass(images, masks, sources, palette, cfg)
+    if not fit_source:
+        boxes = [_palette_box(palette, s, b) for s, b in zip(sources, boxes)]
+    return alphas, boxes
 
 
 def plan_objects(
@@ -185,12 +263,8 @@ def plan_objects(
     check_threads(threads)
     n = len(images)
     sources = _per_item(source, n, "source")
-    cfg = DEFAULT_PREPASS if selective else PrepassConfig(selective=False)
-    if not impl.on_gpu:  # GPU backends take device arrays as they are (no host round trip)
-        images, masks = [_to_numpy(im) for im in images], [_to_numpy(m) for m in masks]
-    alphas, boxes = impl.prepass(images, masks, sources, palette, cfg)
-    if not fit_source:
-        boxes = [_palette_box(palette, s, b) for s, b in zip(sources, boxes)]
+    alphas, boxes = _prepass_objects(impl, images, masks, sources, palette, fit_source,
+                                     selective)
     return alphas, plan_batch(sources, _per_item(targets, n, "targets"), palette, boxes)
 
 

@@ -23,6 +23,7 @@ Numpy/OpenCV here; ``prepass_torch`` has the same steps on torch tensors (GPU ba
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -87,23 +88,47 @@ def fit_source_arc(weights: np.ndarray, color: Color, min_weight: float = 40.0) 
     return HueArc(float(start), float(start + w) % HUE_PERIOD)
 
 
+def _u8_levels() -> np.ndarray:
+    return np.arange(256, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _sv_tables() -> tuple[np.ndarray, np.ndarray]:
+    """S x V / 255 and its reliability ramp for every (S, V) byte pair, indexed S * 256 + V:
+    the same float32 operations as on the pixels, looked up instead of recomputed."""
+    s, v = np.meshgrid(_u8_levels(), _u8_levels(), indexing="ij")
+    sv = (s * v / 255.0).ravel()
+    return sv, _ramp(sv, *RELIABLE_SV)
+
+
+def _arc_membership_table(arc: HueArc, feather: float) -> np.ndarray:
+    """Membership in ``arc`` of each hue byte (the same float ops as per pixel)."""
+    dist = _arc_distance(np.arange(256, dtype=np.uint8), arc).astype(np.float32)
+    return np.clip(1.0 - dist / feather, 0.0, 1.0)
+
+
 def _membership_chromatic(hsv: np.ndarray, inside: np.ndarray, color: Color,
                           cfg: PrepassConfig) -> tuple[np.ndarray, np.ndarray, HueArc | None]:
     """(membership, veto, fitted arc) of a chromatic source colour; veto marks the pixels
-    that surely belong to another part (the edge-aware filter must not leak into them)."""
-    h, s, v = (hsv[..., i].astype(np.float32) for i in range(3))
-    sv = s * v / 255.0
-    rel = _ramp(sv, *RELIABLE_SV) * inside
-    hist = np.bincount(hsv[..., 0][inside > 0].ravel(), weights=(sv * rel)[inside > 0] / 255.0,
-                       minlength=180)
+    that surely belong to another part (the edge-aware filter must not leak into them).
+
+    Per-pixel functions of one byte (or of the S, V pair) are tables indexed by the bytes:
+    the values are those of computing them per pixel, at a fraction of the cost."""
+    hb, sb, vb = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    sv_table, rel_table = _sv_tables()
+    sv_index = sb.astype(np.uint16) * 256 + vb
+    sv, rel = sv_table[sv_index], rel_table[sv_index] * inside
+    on = inside > 0
+    hist = np.bincount(hb[on], weights=(sv * rel)[on] / 255.0, minlength=180)
     arc = fit_source_arc(hist, color, cfg.min_arc_weight)
-    dist = _arc_distance(hsv[..., 0], arc or color.hue).astype(np.float32)
-    arc_m = np.clip(1.0 - dist / cfg.hue_feather, 0.0, 1.0)
+    arc_m = _arc_membership_table(arc or color.hue, cfg.hue_feather)[hb]
     # Saturation against the body's own: a colourless part of a coloured object (white
     # lettering on a red sign, chrome, glare on glass) has the body's hue, weakly.
     core = (arc_m * rel) > 0.5
-    s_body, v_body = (float(np.median(x[core])) if core.sum() >= 16 else 128.0 for x in (s, v))
-    s_ok = _ramp(s, cfg.part_s[0] * s_body, cfg.part_s[1] * s_body)
+    s_body, v_body = (float(np.median(x[core])) if core.sum() >= 16 else 128.0
+                      for x in (sb, vb))
+    levels = _u8_levels()
+    s_ok = _ramp(levels, cfg.part_s[0] * s_body, cfg.part_s[1] * s_body)[sb]
     hue_m = arc_m * s_ok
     k = 2 * cfg.fill_radius + 1
     num = cv2.boxFilter(hue_m * rel, -1, (k, k))
@@ -112,7 +137,8 @@ def _membership_chromatic(hsv: np.ndarray, inside: np.ndarray, color: Color,
     # Only dark unreliable pixels (shadows) follow their neighbours; bright ones with no
     # colour are other parts (lettering, chrome, sky in windows), small highlight specks
     # come back through the closing below.
-    dark = np.minimum(_ramp(v, *cfg.shadow_v), _ramp(v, v_body, cfg.shadow_rel * v_body))
+    dark = np.minimum(_ramp(levels, *cfg.shadow_v),
+                      _ramp(levels, v_body, cfg.shadow_rel * v_body))[vb]
     # A body's shadow keeps its saturation; a tyre or a black trim is neutral and dark.
     member = rel * hue_m + (1.0 - rel) * dark * fill * s_ok
     close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.close_px, cfg.close_px))
@@ -164,10 +190,10 @@ def guided_filter(guide: np.ndarray, p: np.ndarray, radius: int, eps: float) -> 
 
 
 def _crop(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    ys, xs = np.nonzero(mask)
+    x, y, bw, bh = cv2.boundingRect(mask.view(np.uint8))  # the box of the nonzero pixels
     h, w = mask.shape
-    return (slice(max(ys.min() - margin, 0), min(ys.max() + margin + 1, h)),
-            slice(max(xs.min() - margin, 0), min(xs.max() + margin + 1, w)))
+    return (slice(max(y - margin, 0), min(y + bh + margin, h)),
+            slice(max(x - margin, 0), min(x + bw + margin, w)))
 
 
 def edge_feather(inside: np.ndarray, feather_px: float) -> np.ndarray:
