@@ -90,3 +90,15 @@ def test_seeded_determinism():
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_random_sign_flips_converge_to_the_exact_mcnemar_p():
+    # For 0/1 correctness the sign-flip null of sum(a - b) is 2 * Binomial(k, 1/2) - k over the
+    # k discordant items: the exact two-sided McNemar p is 2 * P(X >= (s + k) / 2).
+    from scipy.stats import binom
+
+    a = np.array([1] * 60 + [0] * 45 + [1] * 80 + [0] * 15)  # 60 items only a right,
+    b = np.array([0] * 60 + [1] * 45 + [1] * 80 + [0] * 15)  # 45 only b: k = 105, s = 15
+    exact = 2 * binom.sf((15 + 105) / 2 - 1, 105, 0.5)
+    assert 0.1 < exact < 0.3
+    assert permutation_test(a, b, n_permutations=20000) == pytest.approx(exact, abs=0.01)

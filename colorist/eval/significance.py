@@ -6,10 +6,11 @@ uncertainty is the one of the finite test set. ``a`` and ``b`` of the paired fun
 models scored on the *same* items in the same order: pairing removes the between-item variance
 that an unpaired comparison would count twice.
 
-The resampling is scipy's (``scipy.stats.bootstrap`` with the percentile method,
-``scipy.stats.permutation_test`` with ``permutation_type='samples'``, i.e. a paired sign-flip
-test), vectorised and run in batches so that 10k resamples of a few thousand items stay within
-a few hundred MB. Results are deterministic for a given ``seed``.
+The bootstrap is scipy's (``scipy.stats.bootstrap``, percentile method), the exact
+permutation test too (``scipy.stats.permutation_test`` on the differences, which flips their
+signs); the randomised sign-flip test is a vectorised matrix product with scipy's
+conventions. Everything runs in batches, so that 10k resamples of a few thousand items stay
+within a few hundred MB, and is deterministic for a given ``seed``.
 """
 
 from __future__ import annotations
@@ -96,14 +97,34 @@ def paired_bootstrap_diff(a, b, n_resamples: int = 10000, confidence: float = 0.
     return {"diff": diff, "lo": lo, "hi": hi}
 
 
+def _sign_flip_p(d: np.ndarray, n_permutations: int, rng: np.random.Generator) -> float:
+    """Randomised two-sided sign-flip p of ``mean(d)``, with scipy's conventions (the observed
+    pattern counted: (k + 1) / (n + 1); two-sided = twice the smaller one-sided p, at most 1;
+    null values within 100 ulp of the observed one count as ties)."""
+    observed = d.mean()
+    gamma = abs(observed) * np.finfo(np.float64).eps * 100
+    greater = less = 0
+    for start in range(0, n_permutations, _BATCH):
+        signs = rng.integers(0, 2, size=(min(_BATCH, n_permutations - start), d.size),
+                             dtype=np.int8) * 2 - 1
+        null = signs @ d / d.size
+        greater += int((null >= observed - gamma).sum())
+        less += int((null <= observed + gamma).sum())
+    one_sided = (min(greater, less) + 1) / (n_permutations + 1)
+    return min(1.0, 2 * one_sided)
+
+
 def permutation_test(a, b, n_permutations: int = 10000, seed: int = 0) -> float:
     """Two-sided p-value of the paired sign-flip permutation test of ``mean(a) == mean(b)``.
 
     Under the null hypothesis the two models are exchangeable on each item, so the labels
     ``a``/``b`` are swapped item by item at random (the sign of ``a_i - b_i`` flipped) and the
     observed mean difference is compared to that null distribution. When ``2**N`` is at most
-    ``n_permutations`` scipy enumerates every flip (an exact test); otherwise the p-value of
-    the random flips counts the observed one (never 0: at least ``1 / (n_permutations + 1)``).
+    ``n_permutations`` every flip is enumerated (an exact test, ``scipy.stats.permutation_test``);
+    otherwise ``n_permutations`` random flips are drawn, vectorised (scipy's own randomised
+    path loops over the items in Python: about 10 s for 5,000 items, against well under 1 s
+    here), and the p-value counts the observed flip (never 0: at least
+    ``2 / (n_permutations + 1)``).
 
     Args:
         a, b: (N,) per-item values of two models on the same N items, same order.
@@ -116,8 +137,10 @@ def permutation_test(a, b, n_permutations: int = 10000, seed: int = 0) -> float:
     a, b = _paired(a, b)
     if np.array_equal(a, b):  # every flip gives the observed 0: p = 1 exactly
         return 1.0
-    res = stats.permutation_test(
-        (a, b), lambda x, y, axis: np.mean(x - y, axis=axis), permutation_type="samples",
-        vectorized=True, n_resamples=n_permutations, batch=_BATCH, alternative="two-sided",
-        rng=np.random.default_rng(seed))
+    d = a - b
+    rng = np.random.default_rng(seed)
+    if 2 ** d.size > n_permutations:
+        return _sign_flip_p(d, n_permutations, rng)
+    res = stats.permutation_test((d,), _mean, permutation_type="samples", vectorized=True,
+                                 n_resamples=n_permutations, alternative="two-sided", rng=rng)
     return float(min(1.0, res.pvalue))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from colorist.models.scorer import HFScorer, _normalise
+from colorist.models.scorer import HFScorer
 
 
 class BlipScorer(HFScorer):
@@ -79,7 +79,7 @@ class BlipScorer(HFScorer):
     @torch.no_grad()
     def match(self, image_states: torch.Tensor, text_states: torch.Tensor) -> torch.Tensor:
         if self.mode == "itc":
-            return _normalise(image_states) @ _normalise(text_states).T
+            return super().match(image_states, text_states)
         n, m = len(image_states), len(text_states)
         rows = torch.arange(n, device=image_states.device).repeat_interleave(m)
         cols = torch.arange(m, device=text_states.device).repeat(n)
