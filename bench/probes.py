@@ -86,11 +86,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     r = measure(args.size, args.n_per_colour, args.stroop_repeats, args.image_size,
                 args.batch_size, args.resamples, args.tasks)
     title = (f"Probe suite on cpu ({args.size} random weights, {r['stimuli']} stimuli, "
              f"{args.image_size} px, batch {args.batch_size}, {torch.get_num_threads()} "
-             f"threads, {os.cpu_count()} cores)")
+             f"threads, {os.cpu_count()} cores, load average {load:.1f} at start)")
     md = table(r, title)
     print("\n".join(md))
     if not args.save:
