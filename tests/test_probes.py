@@ -248,3 +248,53 @@ def test_stroop_heatmaps_hand_computed():
     np.testing.assert_array_equal(m["ink_rate"], [[1, 0, nan], [nan, nan, 0], [nan, 1, nan]])
     np.testing.assert_array_equal(m["word_rate"], [[1, 1, nan], [nan, nan, 1], [nan, 0, nan]])
     np.testing.assert_array_equal(m["neutral_ink_rate"], [1, 1, 1])
+
+
+def test_color_task_report_from_a_hand_made_score_matrix():
+    from colorist.eval.significance import bootstrap_ci, paired_bootstrap_diff
+    from colorist.probes import color_task_report
+
+    colors = ("red", "blue", "white", "gray")
+    scores = np.array([[0.9, 0.1, 0.0, 0.0],   # red -> red
+                       [0.5, 0.5, 0.0, 0.0],   # blue -> red (a tie goes to the first)
+                       [0.0, 0.0, 0.2, 0.3],   # white -> gray
+                       [0.0, 0.0, 0.1, 0.4],   # gray -> gray
+                       [0.3, 0.8, 0.0, 0.0],   # red -> blue
+                       [0.0, 0.7, 0.1, 0.0],   # blue -> blue
+                       [0.0, 0.0, 0.9, 0.0],   # white -> white
+                       [0.6, 0.0, 0.0, 0.1]])  # gray -> red
+    truth = np.array([0, 1, 2, 3] * 2)
+    slot = np.array([0] * 4 + [1] * 4)
+    r = color_task_report(scores, truth, slot, colors, n_resamples=500)
+    correct = [1, 0, 0, 1, 0, 1, 1, 0]
+    assert r["accuracy"]["value"] == 0.5 and r["accuracy"]["n"] == 8
+    assert (r["accuracy"]["lo"], r["accuracy"]["hi"]) == bootstrap_ci(correct, 500)[1:]
+    assert {c: v["value"] for c, v in r["per_color"].items()} == {
+        "red": 0.5, "blue": 0.5, "white": 0.5, "gray": 0.5}
+    assert r["confusion"] == [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 1]]
+    a = r["achromatic"]
+    assert a["achromatic_recall"]["value"] == 0.5 and a["chromatic_recall"]["value"] == 0.5
+    assert a["achromatic_label_rate"]["value"] == 0.75  # 3 of 4 achromatic get one
+    assert a["false_achromatic_rate"]["value"] == 0.0
+    assert a["label_ratio"] == 0.75 and a["confusion"] == [[3, 1], [0, 4]]
+    # slot 0: chromatic 1/2, achromatic 1/2; slot 1: 1/2 and 1/2 -> index 0
+    d = paired_bootstrap_diff([0.5, 0.5], [0.5, 0.5], 500)
+    assert a["bias_index"] == {"value": 0.0, "lo": d["lo"], "hi": d["hi"], "n": 2, "p": 1.0}
+
+
+def test_stroop_report_from_hand_made_score_matrices():
+    from colorist.probes import stroop_report
+
+    ink_pred, word_pred, ink, word, pair = _stroop_fixture()
+    eye = np.eye(3)
+    r = stroop_report(eye[ink_pred] + 0.1, eye[word_pred] * 2, ink, word, pair,
+                      ("red", "green", "blue"), n_resamples=200)
+    assert r["ink_incongruent"]["value"] == pytest.approx(1 / 3)
+    assert r["ink_incongruent"]["n"] == 3 and r["ink_neutral"]["n"] == 4
+    assert r["word_over_ink"]["value"] == pytest.approx(2 / 3)
+    assert r["word_reading"]["value"] == 0.75
+    assert r["interference"]["value"] == pytest.approx(2 / 3) and r["interference"]["n"] == 3
+    assert 0 < r["interference"]["p"] <= 1
+    assert r["facilitation"]["n"] == 1 and r["facilitation"]["p"] is None  # one pair: no test
+    assert r["heatmaps"]["ink_rate"][0] == [1.0, 0.0, None]  # JSON: no NaN
+    json.dumps(r, allow_nan=False)
