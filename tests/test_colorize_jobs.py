@@ -1,0 +1,142 @@
+"""Colourisation jobs: training (prior, checkpoints, resume, rejects), prediction (resume,
+contact sheet), evaluation (AuC of the grey baseline by hand, CLIP colour choice), CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from colorist.colorize.__main__ import main, parser
+from colorist.colorize.evaluate import PROMPT, clip_color_choice
+from colorist.colorize.metrics import auc
+from colorist.colorize.train import ColorizeTrainConfig, train
+from colorist.colorize.weights import load_model
+from colorist.io import read_image, write_image
+from colorist.io.run_config import ConfigChangedError
+from colorist.naming import load_namer
+from colorist.recolor.reference import rgb_to_lab
+
+
+def scene(rng, h=32, w=40) -> np.ndarray:
+    """Bright blue sky over a darker green field, with noise."""
+    img = np.empty((h, w, 3), np.float64)
+    cut = rng.integers(h // 3, 2 * h // 3)
+    img[:cut] = (110, 170, 235)
+    img[cut:] = (60, 130, 40)
+    img += rng.normal(0, 8, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def folder(tmp_path, rng):
+    d = tmp_path / "images"
+    (d / "sub").mkdir(parents=True)
+    for i in range(5):
+        write_image(d / ("sub" if i % 2 else "") / f"s{i}.png", scene(rng))
+    (d / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    return d
+
+
+def _cfg(folder, out, **kw):
+    base = dict(images=folder, out=out, model="eccv16-w8", steps=4, batch_size=3, crop=16,
+                resize=24, lr=1e-3, workers=0, checkpoint_every=2, val_fraction=0.0,
+                progress=False, prior_images=10)
+    return ColorizeTrainConfig(**{**base, **kw})
+
+
+def test_train_writes_resumes_and_lists_rejects(folder, tmp_path):
+    out = tmp_path / "run"
+    r = train(_cfg(folder, out))
+    assert r.steps == 4 and np.isfinite(r.final_loss)
+    assert [row["step"] for row in map(json.loads, (out / "log.jsonl").open())] == [2, 4]
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert {x["image"].rsplit("/", 1)[-1] for x in rejects} == {"broken.jpg"}
+    assert {x["reason"] for x in rejects} == {"image-undecodable"}
+    with np.load(out / "prior.npz") as p:
+        assert p["counts"].sum() == 5 * 4 * 4  # 5 centre crops of 16 x 16: 4 x 4 cells each
+        assert (p["prior"] * p["weights"]).sum() == pytest.approx(1)
+    model = load_model(out / "model.safetensors")
+    assert model.width == 0.125 and model.num_bins == 261
+    r2 = train(_cfg(folder, out, steps=6))  # resumes at step 4
+    assert r2.steps == 6
+    assert [row["step"] for row in map(json.loads, (out / "log.jsonl").open())] == [2, 4, 6]
+    with pytest.raises(ConfigChangedError, match="lr"):
+        train(_cfg(folder, out, steps=8, lr=0.5))
+
+
+def test_predict_cli_resumes_and_writes_a_sheet(folder, tmp_path, capsys):
+    torch.manual_seed(0)
+    from colorist.colorize import build_model, gamut_bins, save_model
+
+    save_model(build_model("eccv16-w8", gamut_bins()), tmp_path / "m.safetensors")
+    args = ["predict", "--model", str(tmp_path / "m.safetensors"), "--images", str(folder),
+            "--out", str(tmp_path / "out"), "--size", "32", "--temperatures", "0.38", "1",
+            "--sheet", str(tmp_path / "sheet.jpg"), "--sheet-images", "2"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first == {"written": 5, "skipped_existing": 0, "rejected": 1,
+                     "out": str(tmp_path / "out")}
+    names = sorted(p.name for p in (tmp_path / "out").glob("*.jpg"))
+    assert names[:2] == ["s0_T0.38.jpg", "s0_T1.jpg"] and "sub__s1_T1.jpg" in names
+    out = read_image(tmp_path / "out" / "s0_T1.jpg")
+    assert out.shape == (32, 40, 3)
+    sheet = read_image(tmp_path / "sheet.jpg")
+    assert sheet.shape[0] == 2 * 192  # two rows: grey | T=1 | T=0.38 | T=0.1 | T=0 | original
+    main(args)
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["written"] == 0 and again["skipped_existing"] == 5
+
+
+def test_eval_cli_grey_baseline_by_hand(folder, tmp_path, capsys):
+    from colorist.colorize import build_model, gamut_bins, save_model
+
+    save_model(build_model("eccv16-w8", gamut_bins()), tmp_path / "m.safetensors")
+    report_path = tmp_path / "report.json"
+    main(["eval", "--model", str(tmp_path / "m.safetensors"), "--images", str(folder),
+          "--split", "all", "--size", "32", "--side", "64", "--report", str(report_path)])
+    report = json.loads(report_path.read_text())
+    assert report["images"] == 5 and [r["reason"] for r in report["rejects"]] == [
+        "image-undecodable"]
+    chroma = [np.linalg.norm(rgb_to_lab(read_image(p))[..., 1:], axis=-1).ravel()
+              for p in sorted(folder.rglob("s*.png"))]
+    assert report["grey"]["auc"] == pytest.approx(auc(np.concatenate(chroma)), abs=1e-9)
+    for m in ("model", "grey"):
+        assert 0 <= report[m]["auc_rebalanced"] <= 1 and 0 <= report[m]["naming_agreement"] <= 1
+    assert report["grey"]["naming_agreement"] < 0.2  # blue and green scenes named grey
+
+
+class _NamerScorer:
+    """A stand-in CLIP: image embedding = one-hot of the namer's name of the image; text
+    embedding = one-hot of the term in the prompt."""
+
+    def __init__(self, namer):
+        self.namer, self.terms = namer, list(namer.terms)
+
+    def encode_images(self, images):
+        return torch.eye(len(self.terms))[[self.terms.index(self.namer.region_name(im))
+                                           for im in images]]
+
+    def encode_texts(self, texts):
+        return torch.eye(len(self.terms))[[[PROMPT.format(t) for t in self.terms].index(x)
+                                           for x in texts]]
+
+
+def test_clip_color_choice_accuracies():
+    namer = load_namer()
+    red, blue = np.full((8, 8, 3), (220, 20, 30), np.uint8), np.full((8, 8, 3), (20, 40, 220),
+                                                                        np.uint8)
+    grey = np.full((8, 8, 3), 128, np.uint8)
+    images = {"original": [red, blue], "model": [red, grey], "grey": [grey, grey]}
+    got = clip_color_choice(_NamerScorer(namer), images, namer)
+    assert got == {"accuracy_original": 1.0, "accuracy_model": 0.5, "accuracy_grey": 0.0,
+                   "agreement_model_original": 0.5, "agreement_grey_original": 0.0}
+
+
+def test_cli_options_have_help_and_defaults():
+    from tests.test_cli_help import _parsers, _problems
+
+    problems = [p for name, sub in _parsers(parser(), "colorize") for p in _problems(sub, name)]
+    assert problems == []
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "--images", "/nonexistent-dir", "--out", "x"])
