@@ -62,6 +62,8 @@ def test_cli_help_and_usage_errors(tmp_path, capsys):
     assert main(["thesis", "--coco", str(COCO_MINI), "--out", str(tmp_path), "--epochs",
                  "10,0"]) == 2
     assert "epoch counts must be at least 1" in capsys.readouterr().err
+    assert main(["thesis", "--coco", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "captions_train2017.json: no such COCO annotation file" in capsys.readouterr().err
 
 
 torch = pytest.importorskip("torch")

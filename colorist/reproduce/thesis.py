@@ -65,7 +65,7 @@ def coco_files(coco: str | Path, split: str = "train2017") -> tuple[Path, Path, 
     Raises:
         FileNotFoundError: a file or the image folder is missing (named).
     """
-    root = Path(coco)
+    root = Path(coco).resolve()  # the settings record where the data is, however given
     caps = root / "annotations" / f"captions_{split}.json"
     inst = root / "annotations" / f"instances_{split}.json"
     images = next((root / d for d in (split, "images") if (root / d).is_dir()), None)
@@ -195,7 +195,7 @@ class ThesisRun:
         if after is not None:
             upstream[after.name] = after.hash
         settings = {"model": model if after is None else after.name, "after": upstream,
-                    "flickr": str(self.cfg.flickr) if self.cfg.flickr else None,
+                    "flickr": str(Path(self.cfg.flickr).resolve()) if self.cfg.flickr else None,
                     "probes": self.cfg.probes}
         return self.runner.run(f"eval-{label}", settings, run)
 
