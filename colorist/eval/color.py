@@ -18,8 +18,6 @@ on the same items (``colorist.eval.significance``).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import torch
 
@@ -169,11 +167,9 @@ def score_groups(scorer, bank: GroupBank, batch_size: int = 64,
     (whole groups); a cross-encoder scores the K x K pairs of each group. ``progress``: a
     progress bar (default: when stderr is a terminal).
     """
-    chunks = list(_chunks(bank, batch_size))
-    if progress if progress is not None else sys.stderr.isatty():
-        from tqdm import tqdm
+    from colorist.eval.report import progress as bar
 
-        chunks = tqdm(chunks, desc=f"scoring {scorer.name}", unit="batch")
+    chunks = bar(list(_chunks(bank, batch_size)), f"scoring {scorer.name}", show=progress)
     mats = []
     for chunk in chunks:
         rows = [r for gi in chunk for r in bank.rows[gi]]

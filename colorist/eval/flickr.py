@@ -18,7 +18,6 @@ Two protocols over the same scores:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -128,11 +127,10 @@ def score_pairs(scorer, pairs: list[tuple[str, str]], images: str | Path,
     by_file: dict[str, list[int]] = {}
     for i, (f, _) in enumerate(pairs):
         by_file.setdefault(f, []).append(i)
-    chunks = list(_chunked(sorted(by_file), batch_size))
-    if progress if progress is not None else sys.stderr.isatty():
-        from tqdm import tqdm
+    from colorist.eval.report import progress as bar
 
-        chunks = tqdm(chunks, desc=f"Flickr8k {scorer.name}", unit="batch")
+    chunks = bar(list(_chunked(sorted(by_file), batch_size)), f"Flickr8k {scorer.name}",
+                 show=progress)
     out = np.full(len(pairs), np.nan)
     rejects: list[Reject] = []
     for files in chunks:

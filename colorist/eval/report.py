@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,15 @@ import numpy as np
 from colorist.eval.significance import bootstrap_ci, paired_bootstrap_diff, permutation_test
 from colorist.io.atomic import atomic_write_json, atomic_write_text
 from colorist.io.names import safe_name
+
+
+def progress(items, desc: str, unit: str = "batch", show: bool | None = None):
+    """``items`` under a tqdm progress bar when ``show`` (default: stderr is a terminal)."""
+    if not (show if show is not None else sys.stderr.isatty()):
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit)
 
 
 def pyplot():
@@ -122,16 +132,16 @@ def add_comparisons(rows: dict[str, dict], cfg: SignificanceConfig) -> list[tupl
     """For every pair of models (a before b): ``rows[a]["compare"][b]`` = ``compare(a, b)``
     (a - b) and the mirror entry in b. Returns (a, b, result) of the comparable pairs."""
     names, pairs = list(rows), []
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            c = compare(rows[a], rows[b], cfg)
-            if c is None:
-                continue
-            pairs.append((a, b, c))
-            rows[a].setdefault("compare", {})[b] = c
-            rows[b].setdefault("compare", {})[a] = {
-                k: {"diff": -v["diff"], "lo": -v["hi"], "hi": -v["lo"], "p": v["p"]}
-                for k, v in c.items()}
+    todo = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    for a, b in progress(todo, "paired tests", "pair"):
+        c = compare(rows[a], rows[b], cfg)
+        if c is None:
+            continue
+        pairs.append((a, b, c))
+        rows[a].setdefault("compare", {})[b] = c
+        rows[b].setdefault("compare", {})[a] = {
+            k: {"diff": -v["diff"], "lo": -v["hi"], "hi": -v["lo"], "p": v["p"]}
+            for k, v in c.items()}
     return pairs
 
 
@@ -258,7 +268,7 @@ def write_report(out: str | Path, results: dict[str, dict],
         rows = {m: r[task] for m, r in results.items() if r.get(task)}
         if not rows:
             continue
-        for r in rows.values():
+        for r in progress(list(rows.values()), f"{task}: intervals", "model"):
             add_intervals(r, cfg)
         lines += _task_lines(task, title, rows, add_comparisons(rows, cfg), out)
     rows = {m: r["flickr"] for m, r in results.items() if r.get("flickr")}
