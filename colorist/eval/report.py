@@ -199,7 +199,7 @@ def _task_lines(task: str, title: str, rows: dict[str, dict], pairs: list[tuple]
                      f"{_ci(ci.get('correct')) if ci.get('correct') else _fmt(r['accuracy'])} | "
                      + " | ".join(_fmt(text.get(k)) for k in ks)
                      + f" | {_ci(ci.get('text_rr'))} | {_ci(ci.get('image_rr'))} | "
-                     f"{_fmt(r['mean_diff'])} | {_fmt(r['std_diff'])} |")
+                     f"{r['mean_diff']:.3g} | {r['std_diff']:.3g} |")  # sigmoid diffs are tiny
         png = out / f"confusion_{safe_name(model)}_{task}.png"
         plot_confusion(png, r["confusion"], r["labels"], f"{model}: {task}")
         r["confusion_png"] = png.name
@@ -209,7 +209,8 @@ def _task_lines(task: str, title: str, rows: dict[str, dict], pairs: list[tuple]
         cells = [_ci(r.get("per_color_ci", {}).get(c)) if r.get("per_color_ci")
                  else _fmt(r["per_color_accuracy"].get(c)) for r in rows.values()]
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
-    plot_per_color(out / f"{task}_per_color.png", rows, colors, title)
+    plot_per_color(out / f"{task}_per_color.png", rows, colors,
+                   f"{title} ({first.get('images', 'originals')})")
     if pairs:
         lines += ["", "Paired differences (same items; a - b, 95% bootstrap CI, paired "
                   "permutation p):", "", "| a | b | metric | a - b [95% CI] | p |",
