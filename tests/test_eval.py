@@ -1,4 +1,5 @@
-"""Metric functions against hand-computed values; the eval CLI; Flickr8k-Expert; scorers."""
+"""Metric functions against hand-computed values; Flickr8k-Expert against direct CLIP-S; CLIP-S
+and the open_clip adapter (the CLI: test_eval_report.py)."""
 
 import sys
 import types
