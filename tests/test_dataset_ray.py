@@ -45,9 +45,10 @@ def images(tmp_path_factory):
 
 
 def _build(images, out, *flags):
+    """--refine-color: the mask step runs (on mask actors with --engine ray)."""
     return main(["build", "--captions", str(CAPS), "--instances", str(INST), "--out", str(out),
                  "--images", str(images), "--backend", "cpu", "--quiet", "--workers", "2",
-                 *flags])
+                 "--refine-color", *flags])
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +87,19 @@ def _counts(root):
 
 def test_ray_build_writes_the_local_build_byte_for_byte(local_build, ray_build):
     local = _hashes(local_build)
-    assert len([n for n in local if n.endswith(".jpg")]) == 4 * 4 + 3 * 8  # 7 objects built
+    # 6 objects built: 4 complementary (4 colours), 2 main (8); the dog's yellow is not found
+    assert len([n for n in local if n.endswith(".jpg")]) == 4 * 4 + 2 * 8
+    assert len([n for n in local if n.startswith("masks/coco-refined/")]) == 6
     assert _hashes(ray_build) == local
     assert _counts(ray_build) == _counts(local_build)
-    # the broken image is one typed reject, the job went on; same split as the local engine
+    # a mask-stage reject and the broken image, typed, in the local order; the job went on
     rejects = [r for r in read_jsonl(ray_build / "rejects.jsonl") if r.get("id")]
-    assert [(r["id"], r["reason"]) for r in rejects] == [("val_525891_stop-sign",
-                                                          "image-undecodable")]
-    assert BROKEN in rejects[0]["error"]
+    assert [(r["id"], r["reason"]) for r in rejects] == [
+        ("train_30752_dog", "refine-color-not-found"),
+        ("val_525891_stop-sign", "image-undecodable")]
+    assert BROKEN in rejects[1]["error"]
     run = json.loads((ray_build / "summary.json").read_text())
-    assert run["done"] == 7 and run["resumed"] == 0 and run["backend"] == "cpu"
+    assert run["done"] == 6 and run["resumed"] == 0 and run["backend"] == "cpu"
     shards = sorted(p.name for p in (ray_build / "shards").iterdir() if p.is_dir())
     assert shards == ["000000", "000001", "000002"]  # 8 objects, 3 a shard
     linked = ray_build / "images" / "train" / "train_234748_blue_car.jpg"
@@ -112,7 +116,7 @@ def test_webdataset_shards_read_with_webdataset_and_datasets(ray_build):
     train = index["splits"]["train"]
     urls = shard_urls(ray_build, "train")
     samples = list(webdataset.WebDataset(urls, shardshuffle=False, empty_check=False))
-    assert len(samples) == sum(e["samples"] for e in train) == 8 * 3
+    assert len(samples) == sum(e["samples"] for e in train) == 8 * 2
     meta = read_jsonl(ray_build / "images" / "train" / "metadata.jsonl")
     first = samples[0]
     row = json.loads(first["json"])
@@ -123,7 +127,7 @@ def test_webdataset_shards_read_with_webdataset_and_datasets(ray_build):
 
     datasets = pytest.importorskip("datasets")
     ds = datasets.load_dataset("webdataset", data_files={"train": urls}, split="train")
-    assert ds.num_rows == 24 and {"jpg", "json"} <= set(ds.column_names)
+    assert ds.num_rows == 16 and {"jpg", "json"} <= set(ds.column_names)
     assert ds[0]["json"] == meta[0]
     assert ds[0]["jpg"].size == Image.open(io.BytesIO(first["jpg"])).size
 
@@ -153,13 +157,13 @@ def test_a_killed_worker_is_retried_and_a_rerun_resumes_per_shard(local_ray, loc
     run.join()
     assert killed is not None and result["rc"] == 0
     assert _hashes(out, skip_wds=True) == _hashes(local_build, skip_wds=True)
-    # as if a run had been killed before the dog's files (shard 4 of 8) were all written
-    victim = out / "images" / "train" / "train_30752_red_dog.jpg"
+    # as if a run had been killed before the car's files (shard 3 of 8) were all written
+    victim = out / "images" / "train" / "train_234748_red_car.jpg"
     victim.unlink()
-    (out / "shards" / "000004" / "images" / "train" / victim.name).unlink()
+    (out / "shards" / "000003" / "images" / "train" / victim.name).unlink()
     assert _build(images, out, *flags) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["resumed"] == 6 and summary["done"] == 1
+    assert summary["resumed"] == 5 and summary["done"] == 1
     assert _hashes(out, skip_wds=True) == _hashes(local_build, skip_wds=True)
     # the shards hold the resume state: another cut of them is refused before Ray starts
     assert _build(images, out, "--shard-size", "2", "--engine", "ray") == 2

@@ -35,6 +35,7 @@ every node.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import time
@@ -288,19 +289,23 @@ def recolour_on_ray(tasks: list[ShardTask], cfg: BuildConfig, rcfg: RayConfig):
     in order."""
     if not tasks:
         return []
+    from ray.data import ActorPoolStrategy, TaskPoolStrategy
+
     wcfg = _worker_config(cfg)
     ds = _dataset(tasks)
     if needs_masks(cfg):
         ds = ds.map_batches(_MaskStage, batch_size=1, num_cpus=1,
-                            concurrency=min(rcfg.mask_workers, len(tasks)),
+                            compute=ActorPoolStrategy(size=min(rcfg.mask_workers, len(tasks))),
                             fn_constructor_kwargs={"cfg": wcfg})
     gpus = {"num_gpus": rcfg.gpus_per_worker} if rcfg.gpus_per_worker else {}
-    ds = ds.map_batches(_RecolourStage, batch_size=1, num_cpus=1,
-                        concurrency=min(rcfg.workers, len(tasks)),
-                        fn_constructor_kwargs={"cfg": wcfg}, **gpus)
+    # One shard in flight per actor: a shard is minutes of work, queueing more on an actor
+    # only delays the others (and a killed actor's queue is retried as a whole).
+    ds = ds.map_batches(_RecolourStage, batch_size=1, num_cpus=1, fn_constructor_kwargs={
+        "cfg": wcfg}, compute=ActorPoolStrategy(size=min(rcfg.workers, len(tasks)),
+                                                max_tasks_in_flight_per_actor=1), **gpus)
     # Writing is file I/O: no CPU reserved (it runs beside the actors), a bounded number.
-    ds = ds.map_batches(_write_stage, batch_size=1, num_cpus=0,
-                        concurrency=max(1, rcfg.workers), fn_kwargs={"cfg": wcfg})
+    ds = ds.map_batches(_write_stage, batch_size=1, num_cpus=0, fn_kwargs={"cfg": wcfg},
+                        compute=TaskPoolStrategy(size=max(1, rcfg.workers)))
     return sorted(_collect(ds), key=lambda t: t.shard)
 
 
@@ -330,8 +335,6 @@ def _check_layout(cfg: BuildConfig) -> None:
     """
     path = Path(cfg.out) / SHARDS / LAYOUT
     if path.is_file():
-        import json
-
         try:
             size = json.loads(path.read_text(encoding="utf-8")).get("shard_size")
         except (OSError, ValueError, AttributeError):
