@@ -43,7 +43,7 @@ def measure(size: str, n_per_colour: int, stroop_repeats: int, image_size: int,
                                     stroop_repeats=stroop_repeats, image_size=image_size))
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    report = run_probes(scorer, suite, batch_size, progress=True, n_resamples=resamples)
+    report = run_probes(scorer, suite, batch_size, n_resamples=resamples)
     total_s = time.perf_counter() - t0
     sec = report["seconds"]
     metrics_s = total_s - sec["render"] - sec["images"] - sec["texts"]
@@ -55,7 +55,8 @@ def measure(size: str, n_per_colour: int, stroop_repeats: int, image_size: int,
 def table(r: dict, title: str) -> list[str]:
     per_k = 1000 / r["stimuli"]
     rows = [("build suite (sample colours, layout)", "build"), ("render stimuli", "render"),
-            ("preprocess + encode images", "images"), ("encode prompts", "texts"),
+            ("preprocess + encode images", "images"),
+            ("encode prompts (a fixed cost per config)", "texts"),
             ("metrics + bootstrap intervals", "metrics"), ("**run_probes total**", "run")]
     md = [f"# {title}", "", "| stage | s | s per 1,000 stimuli |", "|---|---:|---:|"]
     md += [f"| {name} | {r[key]:.2f} | {r[key] * per_k:.1f} |" for name, key in rows]

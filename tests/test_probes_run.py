@@ -186,6 +186,11 @@ def test_cli_probes_resumes_adds_models_and_refuses_other_settings(tiny, tmp_pat
     assert main([*args, "--model", str(second)]) == 0
     assert list(json.loads((out / "report.json").read_text())["models"]) == [str(tiny),
                                                                               str(second)]
+    capsys.readouterr()
+    assert main([*args, "--overwrite"]) == 0  # probed again, the second model kept
+    assert "not probed again" not in capsys.readouterr().err
+    assert list(json.loads((out / "report.json").read_text())["models"]) == [str(tiny),
+                                                                              str(second)]
     assert main([*args[:-1], "3"]) == 2  # another seed
     assert "other settings" in capsys.readouterr().err
     (tmp_path / "foreign").mkdir()

@@ -5,8 +5,8 @@
 
 Writes OUT/report.json, OUT/report.md, per-colour bar charts and Stroop heatmaps
 (``colorist.probes.report``). A rerun with the same settings resumes: models already in
-OUT/report.json are not probed again, new ones are added beside them. Settings that differ
-from the report's are refused (nothing is replaced) unless --overwrite.
+OUT/report.json are not probed again (unless --overwrite), new ones are added beside them.
+Settings that differ from the report's are refused (nothing is replaced) unless --overwrite.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--stimuli", type=out_folder,
                    help="also write the stimuli here (standard format: images/ + probes.json)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace a report of other settings in --out")
+                   help="probe models already in --out's report again, and replace a "
+                   "report of other settings")
     p.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     return p
 
@@ -110,10 +111,10 @@ def run(args) -> Path:
     reports = _resumable(args.out, config, args.overwrite)
     suite = build_suite(config)
     if args.stimuli:
-        write_stimuli(args.stimuli, suite, overwrite=args.overwrite, progress=True)
+        write_stimuli(args.stimuli, suite, overwrite=args.overwrite, progress=None)
     path = args.out / "report.md"
     for name in dict.fromkeys(args.model):
-        if name in reports:
+        if name in reports and not args.overwrite:
             print(f"{name}: already in {args.out / 'report.json'}, not probed again",
                   file=sys.stderr)
             continue

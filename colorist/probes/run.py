@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from colorist.eval.metrics import choose, confusion_matrix
+from colorist.eval.report import progress as bar
 from colorist.eval.significance import bootstrap_ci, paired_bootstrap_diff, permutation_test
 from colorist.probes.achromatic import achromatic_outcomes, achromatic_summary, slot_recalls
 from colorist.probes.colors import is_achromatic
@@ -70,7 +71,7 @@ def _fill(templates: Sequence[str], colors: Sequence[str], **fields) -> list[str
 
 
 def score_stimuli(scorer, stimuli: Sequence, families: dict[str, Callable[[Any], list[str]]],
-                  n_colors: int, batch_size: int = 64, progress: bool = True,
+                  n_colors: int, batch_size: int = 64, progress: bool | None = None,
                   desc: str = "probes") -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Scores of every stimulus against every prompt family.
 
@@ -79,6 +80,7 @@ def score_stimuli(scorer, stimuli: Sequence, families: dict[str, Callable[[Any],
         stimuli: objects with ``render() -> (image, mask)``.
         families: name -> function giving a stimulus' ``T * C`` prompts (template-major).
         n_colors: C.
+        progress: a progress bar per batch (None: when stderr is a terminal).
 
     Returns:
         ``({family: (N, C) float32 mean cosine over the T templates}, seconds)``, seconds
@@ -91,12 +93,7 @@ def score_stimuli(scorer, stimuli: Sequence, families: dict[str, Callable[[Any],
     txt = scorer.encode_texts(list(texts))
     seconds = {"texts": time.perf_counter() - t0, "render": 0.0, "images": 0.0}
     out = {f: np.empty((len(stimuli), n_colors), np.float32) for f in families}
-    starts = range(0, len(stimuli), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc=desc, unit="batch")
-    for start in starts:
+    for start in bar(range(0, len(stimuli), batch_size), desc, show=progress):
         t0 = time.perf_counter()
         images = [s.render()[0] for s in stimuli[start : start + batch_size]]
         t1 = time.perf_counter()
@@ -184,14 +181,14 @@ def _indices(colors: Sequence[str], names) -> np.ndarray:
 
 
 def run_probes(scorer, suite: ProbeSuite | ProbeConfig | None = None, batch_size: int = 64,
-               progress: bool = True, n_resamples: int = 10000) -> ProbeReport:
+               progress: bool | None = None, n_resamples: int = 10000) -> ProbeReport:
     """Score the probe suite with ``scorer`` and summarise it.
 
     Args:
         scorer: a ``colorist.models.Scorer`` (HF CLIP, open_clip, a LoRA model in training).
         suite: a built ``ProbeSuite``, a ``ProbeConfig`` to build one, or None (defaults).
         batch_size: images encoded at once.
-        progress: show a progress bar per task.
+        progress: a progress bar per task (None: when stderr is a terminal).
         n_resamples: bootstrap resamples (and permutations) of every interval.
 
     Returns:

@@ -168,12 +168,13 @@ def _write_new(path: Path, data: bytes, overwrite: bool) -> None:
 
 
 def write_stimuli(out: str | Path, suite: ProbeSuite | ProbeConfig | None = None,
-                  overwrite: bool = False, progress: bool = False) -> Path:
+                  overwrite: bool = False, progress: bool | None = False) -> Path:
     """Write ``out/images/{id}.png`` and ``out/probes.json`` (standard format).
 
     Resumable: files that already hold the bytes this suite gives are left as they are;
     a file with other content (another seed or config) is refused unless ``overwrite``.
-    ``out/probes-config.json`` records the config (checked first).
+    ``out/probes-config.json`` records the config (checked first). ``progress``: a
+    progress bar (None: when stderr is a terminal).
 
     Returns:
         The path of ``probes.json``.
@@ -182,10 +183,10 @@ def write_stimuli(out: str | Path, suite: ProbeSuite | ProbeConfig | None = None
     out = Path(out)
     _write_new(out / "probes-config.json", _json_bytes(suite.config.to_dict()), overwrite)
     items = suite.all()
-    if progress:
-        from tqdm import tqdm
+    if progress is not False:  # the bar lives with the eval reports (the 'train' extra)
+        from colorist.eval.report import progress as bar
 
-        items = tqdm(items, desc="writing stimuli", unit="image")
+        items = bar(items, "writing stimuli", "image", show=progress)
     records = []
     for i, stim in enumerate(items):
         image, mask = stim.render()
