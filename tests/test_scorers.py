@@ -65,6 +65,20 @@ def test_registry_errors_name_the_model(tiny_models, tmp_path):
         load_scorer("google/siglip2-base-patch16-224", device="cpu")
 
 
+def test_a_checkpoint_without_the_scoring_heads_is_refused(tiny_models, tmp_path):
+    from transformers import BlipForConditionalGeneration
+
+    from colorist.models.tiny import build_tiny_blip
+
+    model, processor = build_tiny_blip()
+    captioner = tmp_path / "blip-captioning"  # model_type blip, but no ITM head nor ITC
+    BlipForConditionalGeneration(model.config).save_pretrained(str(captioner))
+    processor.save_pretrained(str(captioner))
+    with pytest.raises(ValueError, match="not a BlipForImageTextRetrieval checkpoint.*itm_head"
+                                         ".*would be random"):
+        load_scorer(captioner, device="cpu")
+
+
 def test_hub_ids_dispatch_by_their_words(monkeypatch):
     from colorist.models import scorer as mod
 

@@ -149,6 +149,17 @@ def _device(device: str | None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
+def _check_complete(name, model_class: str, missing) -> None:
+    """transformers initialises weights a checkpoint lacks at random (a BLIP captioning
+    checkpoint loaded for retrieval has no ITM head): scores would look plausible and mean
+    nothing, so that is an error."""
+    if missing:
+        keys = sorted(missing)
+        raise ValueError(f"{name}: not a {model_class} checkpoint, {len(keys)} weights missing "
+                         f"({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}); they "
+                         f"would be random")
+
+
 class HFScorer(_Encoding):
     """A transformers model + its processor (image processor and tokenizer), loaded by hub id
     or ``save_pretrained`` folder. Subclasses name the model class and their score modes.
@@ -180,7 +191,9 @@ class HFScorer(_Encoding):
         path = Path(name)
         if path.exists() and not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path}: not a save_pretrained directory (no config.json)")
-        model = from_pretrained(getattr(transformers, cls.model_class).from_pretrained, name)
+        load = getattr(transformers, cls.model_class).from_pretrained
+        model, info = from_pretrained(lambda n: load(n, output_loading_info=True), name)
+        _check_complete(name, cls.model_class, info["missing_keys"])
         processor = from_pretrained(transformers.AutoProcessor.from_pretrained, name,
                                     "processor")
         return cls(model, processor, str(name), device, mode)
