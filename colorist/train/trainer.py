@@ -332,6 +332,6 @@ def _plot(path: Path, log: list[dict]) -> None:
                  label="val colour accuracy")
         ax2.set_ylabel("val colour accuracy")
         ax2.set_ylim(0, 1)
-        fig.legend(loc="upper center", ncol=2, fontsize=8)
+        ax2.legend(handles=[*ax.lines, *ax2.lines], loc="center right", fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
