@@ -53,14 +53,19 @@ def test_changed_settings_are_refused_or_redone_with_rebuild(tmp_path):
 
 
 def test_cli_help_and_usage_errors(tmp_path, capsys):
-    from colorist.reproduce.__main__ import main, parser
+    from colorist.reproduce.__main__ import config, main, parser
 
     from .test_cli_help import _parsers, _problems
 
     problems = [p for name, sub in _parsers(parser(), "reproduce") for p in _problems(sub, name)]
     assert not problems, problems
-    assert main(["thesis", "--coco", str(COCO_MINI), "--out", str(tmp_path), "--epochs",
-                 "10,0"]) == 2
+    base = ["thesis", "--coco", str(COCO_MINI), "--out", str(tmp_path)]
+    cfg = config(parser().parse_args(base))
+    assert cfg.epochs == (10, 50) and cfg.model == "openai/clip-vit-base-patch32"
+    assert "probe_every" not in cfg.train  # the probe settings are no training setting then
+    cfg = config(parser().parse_args([*base, "--probe-every", "5", "--probe-seed", "3"]))
+    assert cfg.train["probe_every"] == 5 and cfg.train["probes"]["seed"] == 3
+    assert main([*base, "--epochs", "10,0"]) == 2
     assert "epoch counts must be at least 1" in capsys.readouterr().err
     assert main(["thesis", "--coco", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "captions_train2017.json: no such COCO annotation file" in capsys.readouterr().err

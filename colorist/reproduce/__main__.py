@@ -89,10 +89,10 @@ def config(args: argparse.Namespace):
 
     probes = {"n_per_color": args.probe_n, "image_size": args.probe_image_size,
               "seed": args.probe_seed, "stroop_repeats": args.probe_stroop_repeats}
-    train = {"lr": args.lr, "groups_per_batch": args.groups_per_batch, "seed": args.seed,
-             "probe_every": args.probe_every,
-             "probes": {**TrainConfig().probes, "image_size": args.probe_image_size,
-                        "seed": args.probe_seed}}
+    train = {"lr": args.lr, "groups_per_batch": args.groups_per_batch, "seed": args.seed}
+    if args.probe_every:  # else the probe settings are no training setting
+        train.update(probe_every=args.probe_every, probes={
+            **TrainConfig().probes, "image_size": args.probe_image_size, "seed": args.probe_seed})
     return ThesisConfig(coco=args.coco, out=args.out, flickr=args.flickr, model=args.model,
                         epochs=args.epochs, coco_split=args.coco_split, limit=args.limit,
                         backend=args.backend, workers=args.workers, train=train,
