@@ -137,6 +137,10 @@ def test_thesis_chain_end_to_end(thesis_run):
     # wall-clock seconds
     log1, log2 = _stage(out, "train-1")["log"], _stage(out, "train-2")["log"]
     assert [r["epoch"] for r in log2] == [1, 2] and log2[0] == log1[0]
+    from safetensors.torch import load_file  # the fine-tuned models did move off the base
+
+    lora = load_file(str(out / "train-2" / "adapter" / "adapter_model.safetensors"))
+    assert any(float(v.abs().max()) > 0 for k, v in lora.items() if "lora_B" in k)
     md = (out / "report.md").read_text()
     assert "| thesis: pretrained | thesis: 10 epochs | thesis: 50 epochs |" in md
     assert "| 0.630 | 0.670 | 0.760 |" in md and "| 0.573 | 0.505 | 0.397 |" in md
