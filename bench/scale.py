@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
                    help="recolouring actor counts to measure on Ray")
     p.add_argument("--shard-size", type=int, default=8, help="objects per shard")
     p.add_argument("--gpu-ms-per-object", type=float, default=10.0,
-                   help="estimate: pre-pass + kernel ms per object on one GPU")
+                   help="estimate: pre-pass + kernel + sampled check ms per object on one GPU")
     p.add_argument("--cpus-per-node", type=int, default=32, help="estimate: CPUs per node")
     p.add_argument("--gpus-per-node", type=int, default=8, help="estimate: GPUs per node")
     p.add_argument("--save", action="store_true",
