@@ -67,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--probe-every", type=int_range(0), default=t.probe_every,
                    help="also run the probes every N epochs of training, into each run's "
                         "log.jsonl and loss.png (0: never)")
-    s.add_argument("--probe-n", type=int_range(2), default=10,
+    s.add_argument("--probe-n", type=int_range(1), default=10,
                    help="probe stimuli per colour and colour task of the evaluation")
     s.add_argument("--probe-stroop-repeats", type=int_range(1), default=2,
                    help="renderings of every (word, ink) cell of the Stroop grid")
