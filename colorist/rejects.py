@@ -3,8 +3,9 @@ code, and the ``Reject`` record that every stage writes to ``rejects.jsonl``.
 
 Stages never parse error messages: a check raises a ``RejectError`` subclass with its
 ``reason`` (a key of ``REASONS``), and the caller turns it into a ``Reject`` with
-``Reject.from_error``. The recolour batch, the dataset builder, the sources and the mask
-sources all use these codes, so counts agree across ``summary.json`` files.
+``Reject.from_error``. The recolour batch, the dataset builder, the sources, the mask
+sources and the evaluation and probe commands all use these codes, so counts agree across
+``summary.json`` files.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ REASONS: dict[str, str] = {
     "conflicting-captions": "captions give the object different colours",
     "colour-not-used": "a colour outside the training and complementary colours",
     "same-object-other-caption": "the object was selected from another caption",
+    # models (the evaluation and probe commands)
+    "model-unloadable": "a model that cannot be loaded (no such folder or hub id, no "
+                        "config.json, an unknown model type, a checkpoint the scorer refuses)",
     # recolouring and writing
     "recolor-check-failed": "a variant's colour check did not name its target",
     "write-failed": "an output file could not be written (disk full, permissions)",

@@ -157,3 +157,39 @@ def test_eval_cli_compares_several_models_on_all_images(dataset_and_models, tmp_
     with pytest.raises(SystemExit):
         main(["color", "--model", clip, "--data", str(root / "ds"), "--images", "some",
               "--out", str(tmp_path / "ev2")])
+
+
+def test_eval_cli_skips_models_that_cannot_be_loaded(dataset_and_models, tmp_path, capsys):
+    from colorist.eval.__main__ import main
+    from tests.test_probes_run import BAD_MESSAGES, bad_models, read_rejects
+
+    root = dataset_and_models
+    clip = str(root / "clip")
+    bad = bad_models(tmp_path / "bad", root / "clip")
+    out = tmp_path / "ev"
+    capsys.readouterr()
+    assert main(["color", "--model", clip, "--model", bad["missing"], "--data",
+                 str(root / "ds"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"model {bad['missing']!r} skipped (model-unloadable)" in err
+    assert "1 of 2 models skipped" in err
+    assert list(json.loads((out / "report.json").read_text())) == [clip]
+    assert bad["missing"] not in (out / "report.md").read_text()
+    [r] = read_rejects(out)
+    assert r["model"] == bad["missing"] and r["reason"] == "model-unloadable"
+    assert BAD_MESSAGES["missing"] in r["error"]
+
+    # only models that cannot be loaded: exit status 1, all in rejects.jsonl, the report of
+    # the run before is left as it was
+    before = (out / "report.json").read_bytes(), (out / "report.md").read_bytes()
+    assert main(["color", *(a for m in bad.values() for a in ("--model", m)), "--data",
+                 str(root / "ds"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no model could be evaluated (4 given, all skipped)" in err
+    assert all(f"model {m!r} skipped" in err for m in bad.values())
+    assert ((out / "report.json").read_bytes(), (out / "report.md").read_bytes()) == before
+    rejects = read_rejects(out)
+    assert [(r["model"], r["reason"]) for r in rejects] == [(m, "model-unloadable")
+                                                             for m in bad.values()]
+    for r, kind in zip(rejects, bad):
+        assert BAD_MESSAGES[kind] in r["error"], (kind, r["error"])

@@ -202,6 +202,98 @@ def test_cli_probes_resumes_adds_models_and_refuses_other_settings(tiny, tmp_pat
     assert "unknown task 'smell'" in capsys.readouterr().err
 
 
+def bad_models(root, good):
+    """Model folders load_scorer refuses, by what is wrong with them (``good``: a tiny CLIP
+    folder to copy): a missing folder, a folder without config.json, an unknown model type,
+    a checkpoint with a weight missing."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    bad = {"missing": root / "missing", "no-config": root / "no-config",
+           "unknown-type": root / "llama", "refused": root / "partial"}
+    bad["no-config"].mkdir(parents=True)
+    bad["unknown-type"].mkdir()
+    (bad["unknown-type"] / "config.json").write_text('{"model_type": "llama"}')
+    shutil.copytree(good, bad["refused"])
+    weights = bad["refused"] / "model.safetensors"
+    save_file({k: v for k, v in load_file(weights).items() if "text_projection" not in k},
+              weights, metadata={"format": "pt"})
+    return {k: str(v) for k, v in bad.items()}
+
+
+BAD_MESSAGES = {"missing": "no such local folder", "no-config": "no config.json",
+                "unknown-type": "no scorer for model_type 'llama'",
+                "refused": "not a CLIPModel checkpoint, 1 weights missing"}
+
+
+def read_rejects(out):
+    return [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+
+
+def test_cli_probes_skips_models_that_cannot_be_loaded(tiny, tmp_path, capsys):
+    from colorist.eval.__main__ import main
+
+    bad = bad_models(tmp_path / "bad", tiny)
+    out = tmp_path / "out"
+    small = ["--n-per-colour", "1", "--tasks", "whole", "--colors", "red,blue",
+             "--image-size", "32", "--resamples", "100", "--device", "cpu"]
+    capsys.readouterr()
+    assert main(["probes", "--model", bad["missing"], "--model", str(tiny), "--out", str(out),
+                 *small]) == 0
+    err = capsys.readouterr().err
+    assert f"model {bad['missing']!r} skipped (model-unloadable)" in err
+    assert "1 of 2 models skipped" in err
+    assert list(json.loads((out / "report.json").read_text())["models"]) == [str(tiny)]
+    assert bad["missing"] not in (out / "report.md").read_text()
+    [r] = read_rejects(out)
+    assert r["model"] == bad["missing"] and r["reason"] == "model-unloadable"
+    assert BAD_MESSAGES["missing"] in r["error"]
+
+    # only models that cannot be loaded: exit status 1, every one in rejects.jsonl, no report
+    none = tmp_path / "none"
+    assert main(["probes", *(a for m in bad.values() for a in ("--model", m)),
+                 "--out", str(none), *small]) == 1
+    err = capsys.readouterr().err
+    assert "no model could be evaluated (4 given, all skipped)" in err
+    assert all(f"model {m!r} skipped" in err for m in bad.values())
+    assert not (none / "report.json").exists()
+    rejects = read_rejects(none)
+    assert [(r["model"], r["reason"]) for r in rejects] == [(m, "model-unloadable")
+                                                             for m in bad.values()]
+    for r, kind in zip(rejects, bad):
+        assert BAD_MESSAGES[kind] in r["error"], (kind, r["error"])
+
+    # a rerun without the bad model: the report is kept, rejects.jsonl lists nothing now
+    before = (out / "report.json").read_bytes()
+    assert main(["probes", "--model", str(tiny), "--out", str(out), *small]) == 0
+    assert (out / "report.json").read_bytes() == before
+    assert (out / "rejects.jsonl").read_text() == ""
+
+
+def test_probe_bars_are_the_eval_grouped_bars(suite, tmp_path, monkeypatch):
+    import colorist.probes.report as pr
+
+    calls = {}
+    monkeypatch.setattr(pr, "plot_grouped_bars",
+                        lambda path, bars, labels, title: calls.update({path.name: (bars,
+                                                                                    labels)}))
+    seer = _run(KnownScorer(suite, lambda s: s.label), suite)
+    blind = _run(KnownScorer(suite, lambda s: "blue" if s.label in ("black", "white")
+                             else s.label), suite)
+    del blind["tasks"]["object"]["per_color"]["red"]  # a colour without result: no bar
+    write_probe_report(tmp_path, {"seer": seer, "blind": blind})
+    assert sorted(calls) == ["bars_background.png", "bars_object.png", "bars_whole.png"]
+    bars, labels = calls["bars_object.png"]
+    assert labels == list(COLORS) and list(bars) == ["seer", "blind"]
+    value, lo, hi = bars["seer"]
+    assert value.tolist() == lo.tolist() == hi.tolist() == [1.0] * 5
+    value, lo, hi = bars["blind"]
+    assert value[:2].tolist() == [0.0, 0.0] and np.isnan(value[2])
+    assert value[3:].tolist() == [1.0, 1.0]
+    assert np.isnan(lo[2]) and np.isnan(hi[2])
+
+
 def test_bench_prints_and_writes_only_with_save(tmp_path, monkeypatch, capsys):
     import bench.probes as bp
 

@@ -14,17 +14,32 @@ complementary, flickr), OUT/report.md, a confusion-matrix PNG per model and task
 per-colour bar chart per task. A model name may end in @itm / @itc (BLIP) or @sigmoid /
 @cosine (SigLIP) to pick the score. Needs the 'train' extra:
 pip install 'colorist[train]'.
+
+A model that cannot be loaded is skipped with a message naming it on stderr and listed in
+OUT/rejects.jsonl (reason ``model-unloadable``); the others finish. Exit status: 0 when at
+least one model was evaluated, 1 when no model could be, 2 for a usage or data error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from colorist.cli import HelpFormatter
 from colorist.extras import run_with_extra
+from colorist.probes.cli import NoModelEvaluated, finish_models, load_or_reject
 from colorist.probes.cli import add_parser as add_probes_parser
+from colorist.rejects import Reject
+
+SKIP_HELP = """\
+A model that cannot be loaded (no such folder or hub id, no config.json, an unknown model
+type, a checkpoint the scorer refuses) is skipped with a message naming it on stderr and
+listed in OUT/rejects.jsonl (reason model-unloadable); the other models finish.
+
+Exit status: 0 when at least one model was evaluated, 1 when no model could be (the report
+in OUT is then left as it was), 2 for a usage or data error (bad dataset, Flickr files)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("color", help="colour choice (+ complementary, + Flickr8k-Expert)",
-                       formatter_class=HelpFormatter)
+                       description=SKIP_HELP, formatter_class=HelpFormatter)
     c.add_argument("--model", action="append", required=True,
                    help="hub id, save_pretrained folder or open_clip name; repeat for several")
     c.add_argument("--data", type=Path, required=True, help="a built dataset folder")
@@ -44,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="report folder")
     c.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     f = sub.add_parser("flickr", help="Flickr8k-Expert correlation only",
-                       formatter_class=HelpFormatter)
+                       description=SKIP_HELP, formatter_class=HelpFormatter)
     f.add_argument("--model", action="append", required=True,
                    help="hub id, save_pretrained folder or open_clip name; repeat for several")
     f.add_argument("--annotations", type=Path, required=True, help="ExpertAnnotations.txt")
@@ -93,19 +108,27 @@ def run(args) -> Path:
 
         return run_probes_cli(args)
     from colorist.eval.flickr import flickr_expert
-    from colorist.eval.report import write_report
-    from colorist.models import load_scorer
+    from colorist.eval.report import _rejects_lines, write_report
 
     results: dict[str, dict] = {}
-    for name in args.model:
-        scorer = load_scorer(name, device=args.device)
+    rejects: list[Reject] = []
+    for name in dict.fromkeys(args.model):
+        scorer = load_or_reject(name, args.device, rejects)
+        if scorer is None:
+            continue
         if args.command == "color":
             results[name] = evaluate(scorer, args.data, args.split, args.flickr_dir,
                                      args.images)
         else:
             results[name] = {"flickr": flickr_expert(scorer, args.annotations, args.captions,
                                                      args.images)}
-    return write_report(args.out, results)
+    if not results:  # raises NoModelEvaluated: rejects.jsonl only, the old report stays
+        finish_models(args.out, args.model, results, rejects)
+    path = write_report(args.out, results)
+    # rejects.jsonl: the skipped models, then the skipped items (as write_report wrote them)
+    finish_models(args.out, args.model, results, rejects,
+                  [json.loads(line) for line in _rejects_lines(results)])
+    return path
 
 
 def _main(args) -> int:
@@ -114,6 +137,9 @@ def _main(args) -> int:
 
     try:
         path = run(args)
+    except NoModelEvaluated as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (DatasetError, FlickrFormatError, FileNotFoundError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

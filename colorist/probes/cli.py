@@ -7,6 +7,12 @@ Writes OUT/report.json, OUT/report.md, per-colour bar charts and Stroop heatmaps
 (``colorist.probes.report``). A rerun with the same settings resumes: models already in
 OUT/report.json are not probed again (unless --overwrite), new ones are added beside them.
 Settings that differ from the report's are refused (nothing is replaced) unless --overwrite.
+
+A model that cannot be loaded (no such folder or hub id, no config.json, an unknown model
+type, a checkpoint the scorer refuses) is skipped with a message naming it on stderr and
+listed in OUT/rejects.jsonl (reason ``model-unloadable``); the other models finish. Exit
+status: 0 when at least one model was probed (or was already in the report), 1 when no
+model could be, 2 for a usage error or a report made with other settings.
 """
 
 from __future__ import annotations
@@ -14,12 +20,72 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 
 from colorist.cli import HelpFormatter, float_range, int_range, out_folder
+from colorist.extras import EXTRA_MODULES
 from colorist.probes.colors import PROBE_COLORS
 from colorist.probes.config import TASKS, ProbeConfig
+from colorist.rejects import Reject
+
+REJECTS = "rejects.jsonl"
+
+
+class NoModelEvaluated(RuntimeError):
+    """Every ``--model`` of a run was skipped: there is nothing to report (exit status 1)."""
+
+
+def load_or_reject(name: str, device: str | None, rejects: list[Reject]):
+    """``load_scorer(name)``, or None for a model that cannot be loaded: its ``Reject``
+    (``model-unloadable``; ``internal-error`` for an unexpected exception) is appended to
+    ``rejects`` and a line naming it goes to stderr. A missing module of the 'train' extra
+    is not the model's fault and is raised (one line from ``run_with_extra``)."""
+    from colorist.models import load_scorer
+
+    try:
+        return load_scorer(name, device=device)
+    except ImportError as e:
+        if (e.name or "").split(".")[0] in EXTRA_MODULES["train"]:
+            raise
+        reject = Reject("model-unloadable", str(e), context={"model": name})
+    except (OSError, ValueError, RuntimeError) as e:
+        reject = Reject("model-unloadable", str(e), context={"model": name})
+    except Exception as e:  # a checkpoint can fail in any way (safetensors, config code)
+        reject = Reject.from_error(e, context={"model": name})
+    rejects.append(reject)
+    print(f"warning: model {name!r} skipped ({reject.reason}): {reject.error}",
+          file=sys.stderr)
+    return None
+
+
+def write_rejects(out: Path, records: list[dict]) -> None:
+    """``out/rejects.jsonl``: what this run skipped, one JSON record a line. An earlier
+    run's file is replaced (emptied when nothing was skipped); a clean run makes none."""
+    from colorist.io.atomic import atomic_write_text
+
+    path = out / REJECTS
+    if records or path.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def finish_models(out: Path, requested: Iterable[str], done: Container[str],
+                  rejects: list[Reject], item_records: Iterable[dict] = ()) -> None:
+    """Write ``out/rejects.jsonl`` (the skipped models, then ``item_records``: items the
+    evaluated models skipped) and say on stderr how many models were skipped.
+
+    Raises:
+        NoModelEvaluated: none of ``requested`` is in ``done`` (the models evaluated).
+    """
+    write_rejects(out, [r.to_dict() for r in rejects] + list(item_records))
+    requested = list(dict.fromkeys(requested))
+    if not any(m in done for m in requested):
+        raise NoModelEvaluated(f"no model could be evaluated ({len(requested)} given, "
+                               f"all skipped); reasons in {out / REJECTS}")
+    if rejects:
+        print(f"{len(rejects)} of {len(requested)} models skipped; reasons in "
+              f"{out / REJECTS}", file=sys.stderr)
 
 
 def _choices(what: str, known) -> Callable[[str], tuple[str, ...]]:
@@ -101,8 +167,12 @@ def _resumable(out: Path, config: ProbeConfig, overwrite: bool) -> dict[str, dic
 
 def run(args) -> Path:
     """Probe every ``--model`` (skipping those already reported) and write the report after
-    each one, so an interrupted run loses at most the model in progress."""
-    from colorist.models import load_scorer
+    each one, so an interrupted run loses at most the model in progress. A model that cannot
+    be loaded is skipped (``load_or_reject``) and listed in OUT/rejects.jsonl.
+
+    Raises:
+        NoModelEvaluated: no ``--model`` is in the report (all could not be loaded).
+    """
     from colorist.probes.report import write_probe_report
     from colorist.probes.run import run_probes
     from colorist.probes.stimuli import build_suite, write_stimuli
@@ -113,14 +183,21 @@ def run(args) -> Path:
     if args.stimuli:
         write_stimuli(args.stimuli, suite, overwrite=args.overwrite, progress=None)
     path = args.out / "report.md"
+    rejects: list[Reject] = []
+    done: set[str] = set()  # in the report from this run or (not --overwrite) an earlier one
     for name in dict.fromkeys(args.model):
         if name in reports and not args.overwrite:
             print(f"{name}: already in {args.out / 'report.json'}, not probed again",
                   file=sys.stderr)
+            done.add(name)
             continue
-        scorer = load_scorer(name, device=args.device)
+        scorer = load_or_reject(name, args.device, rejects)
+        if scorer is None:  # (an earlier result of it stays in the report)
+            continue
         reports[name] = run_probes(scorer, suite, args.batch_size, n_resamples=args.resamples)
+        done.add(name)
         path = write_probe_report(args.out, reports, overwrite=True)
+    finish_models(args.out, args.model, done, rejects)
     if not path.is_file():  # every model was there already; the report is unchanged
         path = write_probe_report(args.out, reports)
     return path

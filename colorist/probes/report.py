@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorist.eval.report import pyplot, save_figure
+from colorist.eval.report import plot_grouped_bars, pyplot, save_figure
 from colorist.io.atomic import atomic_write_text
 from colorist.io.names import safe_name
 
@@ -184,26 +184,14 @@ def _stroop_section(out: Path, reports: dict[str, dict]) -> list[str]:
 
 
 def plot_per_color(path: Path, rows: dict[str, dict], colors: list[str], title: str) -> None:
-    """Grouped bars: per colour, one bar per model with its 95% interval."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(1.5 + 0.7 * len(colors), 3.6), dpi=100)
-    width = 0.8 / len(rows)
-    x = np.arange(len(colors))
-    for k, (model, r) in enumerate(rows.items()):
-        cis = [r["per_color"].get(c) or {"value": np.nan, "lo": np.nan, "hi": np.nan}
-               for c in colors]
-        v = np.array([ci["value"] for ci in cis], float)
-        err = np.array([[ci["value"] - ci["lo"] for ci in cis],
-                        [ci["hi"] - ci["value"] for ci in cis]], float)
-        ax.bar(x + (k - (len(rows) - 1) / 2) * width, v, width, yerr=err, capsize=2,
-               label=model)
-    ax.set_xticks(x, colors, rotation=45, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path)
+    """Grouped bars (``colorist.eval.report.plot_grouped_bars``): per colour, one bar per
+    model with its 95% interval (a colour a model has no result for: no bar)."""
+    none = {"value": np.nan, "lo": np.nan, "hi": np.nan}
+    bars = {}
+    for model, r in rows.items():
+        cis = [r["per_color"].get(c) or none for c in colors]
+        bars[model] = tuple(np.array([ci[k] for ci in cis], float) for k in ("value", "lo", "hi"))
+    plot_grouped_bars(path, bars, list(colors), title)
 
 
 def plot_stroop(path: Path, heatmaps: dict, colors: list[str], model: str) -> None:
