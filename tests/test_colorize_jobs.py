@@ -140,3 +140,43 @@ def test_cli_options_have_help_and_defaults():
     assert problems == []
     with pytest.raises(SystemExit):
         parser().parse_args(["train", "--images", "/nonexistent-dir", "--out", "x"])
+
+
+def test_sides_must_be_multiples_of_8(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        parser().parse_args(["predict", "--model", __file__, "--images", str(tmp_path),
+                             "--out", str(tmp_path / "o"), "--size", "30"])
+    assert "--size: 30 is not a multiple of 8" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="crop must be a positive multiple of 8, got 20"):
+        ColorizeTrainConfig(tmp_path, tmp_path / "o", crop=20)
+
+
+def test_bench_prints_and_writes_only_with_save(tmp_path, monkeypatch, capsys):
+    import bench.colorize as bc
+
+    enc = [{"encoder": "numpy reference", "images": "1x8x8", "ms": 2.0, "mpx_s": 0.5,
+            "gb_s": 0.01}]
+    tr = [{"config": "eager fp32", "model": "eccv16-w8", "batch": "1x8x8", "steps_per_s": 3.0,
+           "x_eager": 1.0, "first_step_s": 0.1}]
+    monkeypatch.setattr(bc, "encoder_rows", lambda *a: enc)
+    monkeypatch.setattr(bc, "train_rows", lambda *a: tr)
+    bc.main(["--out", str(tmp_path / "res")])
+    out = capsys.readouterr().out
+    assert "| numpy reference | 1x8x8 | 2.0 | 0.50 |" in out and "not saved" in out
+    assert not (tmp_path / "res").exists()
+    bc.main(["--out", str(tmp_path / "res"), "--save"])
+    assert "| eager fp32 | eccv16-w8 | 1x8x8 | 3.00 |" in (
+        tmp_path / "res" / "colorize-cpu.md").read_text()
+
+
+def test_synthetic_scenes_are_named_as_drawn(tmp_path):
+    from colorist.colorize.synthetic import write_scenes
+
+    paths = write_scenes(tmp_path / "s", n=2, seed=3)
+    assert [p.name for p in paths] == ["scene_00000.png", "scene_00001.png"]
+    namer = load_namer()
+    for p in paths:
+        img = read_image(p)
+        assert img.shape == (96, 128, 3)
+        assert namer.region_name(img[:8]) == "blue"  # sky above the highest horizon
+        assert namer.region_name(img[-4:]) == "green"  # ground (trunks are thin)

@@ -22,7 +22,15 @@ from colorist.colorize.decode import DEFAULT_T
 from colorist.colorize.model import MODELS
 from colorist.colorize.train import ColorizeTrainConfig
 
-D = ColorizeTrainConfig("", "")
+D = ColorizeTrainConfig("", "")  # the defaults
+
+
+def side8(text: str) -> int:
+    """An argparse type: a side in pixels, a positive multiple of 8 (the network's stride)."""
+    value = int_range(8)(text)
+    if value % 8:
+        raise argparse.ArgumentTypeError(f"{value} is not a multiple of 8")
+    return value
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -46,7 +54,7 @@ def _train_parser(sub) -> None:
                    help="architecture (eccv16-w4/-w8: all widths / 4 or / 8, for CPU runs)")
     p.add_argument("--steps", type=int_range(1), default=D.steps, help="optimiser steps")
     p.add_argument("--batch-size", type=int_range(1), default=D.batch_size, help="crops a step")
-    p.add_argument("--crop", type=int_range(8), default=D.crop,
+    p.add_argument("--crop", type=side8, default=D.crop,
                    help="training crop side (a multiple of 8)")
     p.add_argument("--resize", type=int_range(8), default=D.resize,
                    help="short side the images are scaled to before cropping")
@@ -75,7 +83,7 @@ def _train_parser(sub) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=in_file, required=True,
                    help="model.safetensors from train, or the official .pth")
-    p.add_argument("--size", type=int_range(8), default=256,
+    p.add_argument("--size", type=side8, default=256,
                    help="network input side (a multiple of 8)")
     p.add_argument("--device", default="cpu", help="torch device")
 
@@ -127,8 +135,6 @@ def run_train(a: argparse.Namespace) -> int:
     kw = {k: v for k, v in vars(a).items() if k in names}
     cfg = ColorizeTrainConfig(**kw, rebalance=not a.no_rebalance, bf16=not a.no_bf16,
                               progress=not a.no_progress)
-    if cfg.crop % 8:
-        raise SystemExit(f"--crop must be a multiple of 8, got {cfg.crop}")
     r = train(cfg)
     print(json.dumps({"out": str(r.out), "steps": r.steps, "seconds": round(r.seconds, 1),
                       "steps_per_s": round(r.steps_per_s, 2), "final_loss": r.final_loss}))

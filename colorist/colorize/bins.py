@@ -67,7 +67,8 @@ def gamut_bins(grid: int = GRID) -> np.ndarray:
 
 def nearest_bins(ab: np.ndarray, bins: np.ndarray, k: int, chunk: int = 4096
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest bin centres of each ab point (ties: the lower index first).
+    """The ``k`` nearest bin centres of each ab point, nearest first (ties among the k: the
+    lower index first; which of several bins tied at the k-th place is kept is unspecified).
 
     Args:
         ab: ``(N, 2)`` ab values.
@@ -85,7 +86,13 @@ def nearest_bins(ab: np.ndarray, bins: np.ndarray, k: int, chunk: int = 4096
     idx = np.empty((len(ab), k), np.int64)
     dist = np.empty((len(ab), k), np.float64)
     for s in range(0, len(ab), chunk):
-        d2 = ((ab[s : s + chunk, None, :] - bins[None]) ** 2).sum(-1)
-        i = np.argsort(d2, axis=1, kind="stable")[:, :k]
+        x = ab[s : s + chunk]
+        d2 = (x[:, :1] - bins[:, 0]) ** 2 + (x[:, 1:] - bins[:, 1]) ** 2  # (chunk, Q)
+        if k < len(bins):  # the k smallest first (O(Q)), then only they are sorted
+            i = np.sort(np.argpartition(d2, k - 1, axis=1)[:, :k], axis=1)
+        else:
+            i = np.broadcast_to(np.arange(k), d2.shape).copy()
+        order = np.argsort(np.take_along_axis(d2, i, 1), axis=1, kind="stable")
+        i = np.take_along_axis(i, order, 1)
         idx[s : s + chunk], dist[s : s + chunk] = i, np.take_along_axis(d2, i, 1)
     return idx, dist

@@ -69,6 +69,15 @@ class ColorizeTrainConfig:
     checkpoint_every: int = 500
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.crop < 8 or self.crop % 8:
+            raise ValueError(f"crop must be a positive multiple of 8, got {self.crop}")
+        if self.resize < self.crop:
+            raise ValueError(f"resize ({self.resize}) must be at least crop ({self.crop})")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be >= 1: {self.steps}, "
+                             f"{self.batch_size}")
+
     def settings(self) -> dict:
         """What changes the trained model (not workers, device, progress or compile)."""
         skip = {"out", "workers", "device", "progress", "compile", "checkpoint_every", "steps",
