@@ -180,3 +180,23 @@ def test_synthetic_scenes_are_named_as_drawn(tmp_path):
         assert img.shape == (96, 128, 3)
         assert namer.region_name(img[:8]) == "blue"  # sky above the highest horizon
         assert namer.region_name(img[-4:]) == "green"  # ground (trunks are thin)
+
+
+def test_coco_listing_skips_unsafe_names_and_split_is_seeded(folder, tmp_path):
+    from colorist.colorize.data import list_images, split
+
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps({"images": [
+        {"id": 1, "file_name": "s0.png"}, {"id": 2, "file_name": "sub/s1.png"},
+        {"id": 3, "file_name": "../../etc/passwd"}, {"id": 4}]}))
+    rejects = []
+    files = list_images(folder, coco, rejects)
+    assert [f.name for f in files] == ["s0.png", "s1.png"]
+    assert [(r.reason, r.id) for r in rejects] == [("unsafe-path", "3"), ("unsafe-path", "4")]
+    assert "leaves" in rejects[0].error
+    every = list_images(folder)
+    assert len(every) == 6  # broken.jpg is listed; it is rejected when read
+    train_a, held_a = split(every, 0.3, seed=5)
+    assert split(list(reversed(every)), 0.3, seed=5) == (train_a, held_a)
+    assert len(held_a) == 2 and not set(train_a) & set(held_a)
+    assert split(every, 0.3, seed=6) != (train_a, held_a)

@@ -25,8 +25,12 @@ from colorist.rejects import Reject, RejectError
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def list_images(images: str | Path, coco_json: str | Path | None = None) -> list[Path]:
+def list_images(images: str | Path, coco_json: str | Path | None = None,
+                rejects: list[Reject] | None = None) -> list[Path]:
     """Sorted image files under ``images`` (or those a COCO JSON lists, inside ``images``).
+
+    A COCO entry whose ``file_name`` is unusable (absolute elsewhere, leaving the folder
+    through ``..`` or a symlink, not a string) is skipped and appended to ``rejects``.
 
     Raises:
         ValueError: no image found (the message names the folder or file).
@@ -34,8 +38,16 @@ def list_images(images: str | Path, coco_json: str | Path | None = None) -> list
     root = Path(images)
     if coco_json is not None:
         data = json.loads(Path(coco_json).read_text(encoding="utf-8"))
-        files = [path_inside(root, im.get("file_name"), f"{coco_json}: image {im.get('id')}")
-                 for im in data.get("images", []) if isinstance(im, dict)]
+        files = []
+        for im in data.get("images", []):
+            what = f"{coco_json}: image {im.get('id') if isinstance(im, dict) else im!r}"
+            try:
+                files.append(path_inside(root, im.get("file_name") if isinstance(im, dict)
+                                         else None, what))
+            except RejectError as e:
+                if rejects is not None:
+                    rejects.append(Reject.from_error(e, id=str(im.get("id"))
+                                                     if isinstance(im, dict) else None))
     else:
         files = [p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()]
     if not files:

@@ -83,7 +83,8 @@ def eval_files(model_path: Path, images: Path, coco_json: Path | None, which: st
                report: Path | None = None) -> dict:
     """``evaluate`` on a part of the train/held-out split (the trainer's split for the same
     ``val_fraction`` and ``seed``); the report also goes to ``report`` when given."""
-    files = list_images(images, coco_json)
+    rejects: list[Reject] = []
+    files = list_images(images, coco_json, rejects)
     train_files, held = split(files, val_fraction, seed)
     files = {"heldout": held, "train": train_files, "all": files}[which]
     scorer = None
@@ -91,7 +92,6 @@ def eval_files(model_path: Path, images: Path, coco_json: Path | None, which: st
         from colorist.models.scorer import load_scorer
 
         scorer = load_scorer(scorer_name, device)
-    rejects: list[Reject] = []
     result = evaluate(load_model(model_path, device), files, T, size, side, scorer=scorer,
                       progress=True, rejects=rejects)
     result.update(split=which, model_file=str(model_path),

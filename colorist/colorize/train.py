@@ -107,8 +107,21 @@ def _progress(it, enabled: bool, **kw):
     return tqdm(it, **kw)
 
 
+class _Rejects:
+    """``OUT/rejects.jsonl``, one line per item (an unreadable image is met every epoch)."""
+
+    def __init__(self, out: Path):
+        self.path, self.seen = out / "rejects.jsonl", set()
+
+    def add(self, r: Reject) -> None:
+        key = (r.image, r.id, r.reason)
+        if key not in self.seen:
+            self.seen.add(key)
+            append_jsonl(self.path, r.to_dict())
+
+
 def count_prior(files: list[Path], bins: np.ndarray, cfg: ColorizeTrainConfig,
-                out: Path) -> dict[str, np.ndarray]:
+                out: Path, rejects: _Rejects) -> dict[str, np.ndarray]:
     """Counts of the nearest bins over one centre crop of each of the first
     ``prior_images`` files, the smoothed prior and the class weights; stored in
     ``OUT/prior.npz`` and reused from there."""
@@ -122,7 +135,7 @@ def count_prior(files: list[Path], bins: np.ndarray, cfg: ColorizeTrainConfig,
         try:
             rgb = resize_short(read_image(f), cfg.resize)
         except RejectError as e:
-            append_jsonl(out / "rejects.jsonl", Reject.from_error(e, image=str(f)).to_dict())
+            rejects.add(Reject.from_error(e, image=str(f)))
             continue
         h, w = rgb.shape[:2]
         y, x = (h - cfg.crop) // 2, (w - cfg.crop) // 2
@@ -194,9 +207,13 @@ def train(cfg: ColorizeTrainConfig) -> ColorizeTrainResult:
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = _device(cfg)
-    train_files, _ = split(list_images(cfg.images, cfg.coco_json), cfg.val_fraction, cfg.seed)
+    rejects, listed = _Rejects(out), []
+    files = list_images(cfg.images, cfg.coco_json, listed)
+    for r in listed:
+        rejects.add(r)
+    train_files, _ = split(files, cfg.val_fraction, cfg.seed)
     bins = gamut_bins(cfg.grid)
-    stats = count_prior(train_files, bins, cfg, out)
+    stats = count_prior(train_files, bins, cfg, out, rejects)
     class_weights = (torch.tensor(stats["weights"], dtype=torch.float32, device=device)
                      if cfg.rebalance else None)
     model = build_model(cfg.model, bins).to(device).train()
@@ -210,13 +227,11 @@ def train(cfg: ColorizeTrainConfig) -> ColorizeTrainResult:
     t0, done, loss = time.perf_counter(), start, math.nan
     bar = _progress(range(start, cfg.steps), cfg.progress, desc="train", unit="step",
                     initial=start, total=cfg.steps)
-    batches, rejected = _batches(dataset, cfg, start), set()
+    batches = _batches(dataset, cfg, start)
     for i in bar:
-        crops, rejects = next(batches)
-        for r in rejects:
-            if r.image not in rejected:  # once, not every epoch
-                rejected.add(r.image)
-                append_jsonl(out / "rejects.jsonl", r.to_dict())
+        crops, skipped = next(batches)
+        for r in skipped:
+            rejects.add(r)
         if crops is None:
             continue
         loss = step(crops)
