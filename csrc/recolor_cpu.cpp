@@ -44,7 +44,7 @@ constexpr int kMaxVariants = 32;
 // densely, all its pixels at once (alpha 0 blends back to the original byte exactly), as
 // structure-of-arrays loops without branches, gathers or scatters, which GCC vectorises.
 // Small enough that little work is spent on unmasked pixels at a mask's edge.
-constexpr int kTile = 64;
+constexpr int kTile = 32;
 
 struct Tile {
   int n = 0;
@@ -185,6 +185,8 @@ COLORIST_AVX2 void recolor_tile_hsv_avx2(Tile& t, const float* p) {
   const __m256 s_mul = _mm256_set1_ps(p[P_S_MUL]), s_add = _mm256_set1_ps(p[P_S_ADD]);
   const __m256 v_mul = _mm256_set1_ps(p[P_V_MUL]), v_add = _mm256_set1_ps(p[P_V_ADD]);
   const bool keep_hue = p[P_SRC_W] <= 0.f;  // map_hue's width-0 case, one per row
+  // The chain from h to r, g, b is long; unrolled, independent groups of 8 overlap.
+#pragma GCC unroll 4
   for (int i = 0; i < t.n; i += 8) {
     const __m256 h = _mm256_loadu_ps(t.h + i), s = _mm256_loadu_ps(t.s + i);
     const __m256 v = _mm256_loadu_ps(t.v + i), sv = _mm256_loadu_ps(t.sv + i);
