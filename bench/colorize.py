@@ -85,6 +85,41 @@ def encoder_rows(batch: int, side: int, repeats: int) -> list[dict]:
     return out
 
 
+def kernel_registers(arch: int = 90, configs=((8, 4), (16, 4), (16, 8), (32, 4), (32, 8))
+                     ) -> list[str]:
+    """Registers and spill bytes a thread of the Triton encoder for ``(BLOCK, warps)``
+    configurations, compiled offline for ``sm_<arch>`` (no GPU needed: triton + cuobjdump)."""
+    import re
+    import subprocess
+    import tempfile
+
+    os.environ.pop("TRITON_INTERPRET", None)  # before the kernel module is imported
+    import triton
+    from colorist.kernels.colorize_triton import _soft_encode_kernel as fn
+    from triton.backends.compiler import GPUTarget
+
+    from bench.sass import find_tool
+
+    types = {"rgb_ptr": "*u8", "idx_ptr": "*i64", "inv_two_sigma2": "fp32"}
+    sig = {p.name: "constexpr" if p.is_constexpr else types.get(
+        p.name, "*fp32" if p.name.endswith("_ptr") else "i32") for p in fn.params}
+    lines = [f"## Triton encoder compiled for sm_{arch} (k 5, stride 4, 512 bin slots)", "",
+             "| BLOCK | warps | registers | spill (B) |", "|---:|---:|---:|---:|"]
+    for block, warps in configs:
+        src = triton.compiler.ASTSource(fn=fn, signature=sig, constexprs={
+            "STRIDE": 4, "K": 5, "KP": 8, "QP": 512, "BLOCK": block})
+        compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                                  options={"num_warps": warps})
+        with tempfile.TemporaryDirectory() as tmp:
+            cubin = Path(tmp) / "k.cubin"
+            cubin.write_bytes(compiled.asm["cubin"])
+            usage = subprocess.run([find_tool("cuobjdump"), "-res-usage", str(cubin)],
+                                   check=True, capture_output=True, text=True).stdout
+        regs, local = (re.search(rf"{k}:(\d+)", usage).group(1) for k in ("REG", "LOCAL"))
+        lines.append(f"| {block} | {warps} | {regs} | {local} |")
+    return [*lines, ""]
+
+
 def train_rows(model: str, batch: int, crop: int, steps: int) -> list[dict]:
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
@@ -136,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5, help="timed repeats a row (median)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(),
                    help="torch CPU threads")
+    p.add_argument("--registers", action="store_true",
+                   help="also compile the Triton encoder offline for sm_90 and report its "
+                        "registers (needs triton and cuobjdump, no GPU)")
     p.add_argument("--save", action="store_true",
                    help="write bench/results/colorize-<device>.md (else only print)")
     p.add_argument("--out", type=Path, default=ROOT / "bench/results",
@@ -149,6 +187,8 @@ def main(argv=None) -> int:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     md = markdown(encoder_rows(a.batch, a.side, a.repeats),
                   train_rows(a.model, a.batch, a.crop, a.repeats), device, a.threads)
+    if a.registers:
+        md += "\n" + "\n".join(kernel_registers())
     print(md)
     if not a.save:
         print("not saved (pass --save to write bench/results/)")

@@ -1,6 +1,6 @@
 """Triton kernel for colourisation training data: RGB -> Lab -> (L input, soft ab targets).
 
-One program takes BLOCK cells of the target grid of one image (a cell is ``STRIDE x STRIDE``
+One program takes BLOCK (16) cells of the target grid of one image (a cell is ``STRIDE x STRIDE``
 input pixels; the network predicts one ab distribution per cell). For each cell it reads its
 pixels once, writes their L (the network's full-resolution input) and soft-encodes the ab of
 the cell's first pixel (the sample the released training net takes: a 1x1 stride-4
@@ -49,7 +49,7 @@ def _soft_encode_kernel(rgb_ptr, l_ptr, idx_ptr, w_ptr, bins_a_ptr, bins_b_ptr,
             b = tl.load(rgb_base + 3 * p + 2, mask=m, other=0).to(tl.float32) * (1.0 / 255.0)
             L, A, B = _rgb_to_lab(r, g, b)
             tl.store(l_base + p, L, mask=m)
-            if dy == 0 and dx == 0:
+            if dy == 0 and dx == 0:  # constexpr: resolved when the loops are unrolled
                 a0 = A
                 b0 = B
     q = tl.arange(0, QP)
@@ -75,7 +75,7 @@ def _soft_encode_kernel(rgb_ptr, l_ptr, idx_ptr, w_ptr, bins_a_ptr, bins_b_ptr,
 
 
 def soft_encode_triton(rgb, bins, k: int = 5, sigma: float = 5.0, stride: int = 4,
-                       block: int = 64):
+                       block: int = 16, num_warps: int = 8):
     """Fused RGB -> (L, soft ab targets) on a batch of equal-size images.
 
     Args:
@@ -83,6 +83,10 @@ def soft_encode_triton(rgb, bins, k: int = 5, sigma: float = 5.0, stride: int = 
         bins: ``(Q, 2)`` ab bin centres (float, any device).
         k: neighbours per target (1 <= k <= Q); sigma: Gaussian width in ab units (> 0).
         stride: input pixels per target cell along each axis.
+        block, num_warps: cells a program and its warps. The ``(block, 512)`` distance
+            tile is held in registers: compiled offline for sm_90 (``python
+            bench/colorize.py --registers``), 16 cells on 8 warps take 128 registers a
+            thread and spill nothing (32 on 4: 254). Not timed on a GPU yet.
 
     Returns:
         ``L`` ``(B, 1, H, W)`` float32 in [0, 100]; ``idx`` ``(B, k, h, w)`` int64 bin
@@ -107,5 +111,5 @@ def soft_encode_triton(rgb, bins, k: int = 5, sigma: float = 5.0, stride: int = 
     _soft_encode_kernel[grid](rgb.contiguous(), L, idx, wts, padded[0].contiguous(),
                               padded[1].contiguous(), H, W, h, w, 1.0 / (2.0 * sigma * sigma),
                               STRIDE=stride, K=k, KP=triton.next_power_of_2(k), QP=qp,
-                              BLOCK=block)
+                              BLOCK=block, num_warps=num_warps)
     return L, idx, wts
