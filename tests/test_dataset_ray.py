@@ -1,13 +1,17 @@
 """``build --engine ray`` on a local Ray (2 CPUs): the same files as the local engine, a bad
 item recorded without stopping the job, a killed worker's shard retried, resume per shard,
-WebDataset shards that ``webdataset`` and HF ``datasets`` read."""
+a killed command (its own Ray with it) resumed by a rerun, WebDataset shards that
+``webdataset`` and HF ``datasets`` read."""
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,6 +22,7 @@ pytest.importorskip("spacy")
 ray = pytest.importorskip("ray")
 from colorist.dataset.__main__ import main  # noqa: E402
 from colorist.io import read_jsonl  # noqa: E402
+from colorist.recolor.resume import finished_records  # noqa: E402
 
 from .conftest import COCO_MINI  # noqa: E402
 
@@ -168,3 +173,115 @@ def test_a_killed_worker_is_retried_and_a_rerun_resumes_per_shard(local_ray, loc
     # the shards hold the resume state: another cut of them is refused before Ray starts
     assert _build(images, out, "--shard-size", "2", "--engine", "ray") == 2
     assert "built with --shard-size 1" in capsys.readouterr().err
+
+
+def _command(images, out, *flags):
+    """``_build``'s arguments as the command a user runs."""
+    return [sys.executable, "-m", "colorist.dataset", "build", "--captions", str(CAPS),
+            "--instances", str(INST), "--out", str(out), "--images", str(images), "--backend",
+            "cpu", "--quiet", "--workers", "2", "--refine-color", *flags]
+
+
+def _session(sid):
+    """The live processes of session ``sid`` (a zombie is dead, only not reaped yet)."""
+    import psutil
+
+    alive = []
+    for p in psutil.process_iter(["status"]):
+        try:
+            if os.getsid(p.pid) == sid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except OSError:  # gone meanwhile
+            pass
+    return alive
+
+
+def _kill_session(proc):
+    """SIGKILL the command and every process it started: its process group, then the rest of
+    its session (Ray's workers lead process groups of their own); wait until none is left.
+    Returns the names of the processes it had started."""
+    import psutil
+
+    tree = psutil.Process(proc.pid).children(recursive=True)  # gcs_server, raylet, workers
+    names = set()
+    for p in tree:
+        with contextlib.suppress(psutil.Error):
+            names.add(p.name())
+    os.killpg(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (left := _session(proc.pid)) and time.monotonic() < deadline:
+        for p in left:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        time.sleep(0.1)
+    assert not _session(proc.pid)
+    proc.wait(timeout=30)  # reaped only now: until then its pid (the session id) is not reused
+    for p in tree:  # also any that left the session
+        with contextlib.suppress(psutil.NoSuchProcess):
+            assert p.status() == psutil.STATUS_ZOMBIE, f"{p} of the killed run is alive"
+    return names
+
+
+def _recoloured(out):
+    """``[(shard folder, file)]`` of the objects finished in the shards' folders (their
+    results line written, their files on disk): what a rerun resumes instead of redoing."""
+    return [(folder.relative_to(out).as_posix(), rel)
+            for folder in sorted((out / "shards").glob("[0-9]*"))
+            for rec in finished_records(folder).values() for rel in rec["outputs"].values()]
+
+
+def _temporaries(out):
+    """Files of unfinished atomic writes (``.NAME.*.tmp``, ``.NAME.PID.link``)."""
+    return [p.relative_to(out).as_posix() for p in out.rglob("*")
+            if p.name.startswith(".") or p.suffix in {".tmp", ".part", ".link"}]
+
+
+def _stamps(out, files):
+    return {f"{folder}/{rel}": (st.st_ino, st.st_mtime_ns) for folder, rel in files
+            for st in [(out / folder / rel).stat()]}
+
+
+def test_a_killed_build_command_resumes_where_it_stopped(local_ray, local_build, images,
+                                                          tmp_path, capsys):
+    """The whole command (driver, its own local Ray, the actors) SIGKILLed once a shard has
+    finished; the rerun keeps the finished objects' files, redoes the rest, and ends with
+    the local build's files and no temporary ones."""
+    out, log = tmp_path / "ray", tmp_path / "killed.log"
+    flags = ("--shard-size", "1", "--engine", "ray", "--ray-workers", "1", "--num-cpus", "2")
+    env = {**os.environ, "RAY_ADDRESS": "local"}  # its own Ray, not this process's
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(_command(images, out, *flags), stdout=f, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+    tree, finished = set(), []
+    try:
+        deadline = time.monotonic() + 240
+        # one object a shard, one shard at a time (8 shards, 2 of them all rejected): the
+        # kill lands as soon as one shard's run is over (its summary.json), well before the
+        # last one's
+        while not finished and proc.poll() is None and time.monotonic() < deadline:
+            finished = [f for f in _recoloured(out)
+                        if (out / f[0] / "summary.json").is_file()]
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            tree = _kill_session(proc)
+    assert finished, f"rc {proc.returncode}:\n{log.read_text()[-3000:]}"
+    assert proc.returncode == -signal.SIGKILL, "the build ended before the kill"
+    assert {"raylet", "gcs_server"} <= tree  # the command's own Ray went with it
+    assert ray.cluster_resources()["CPU"] == 2  # and this process's Ray is untouched
+    files = _recoloured(out)  # what was finished when the kill landed
+    resumed = len({folder for folder, _ in files})  # one object a shard
+    assert 1 <= resumed < 6, f"{files}: nothing left to redo"
+    before, debris = _stamps(out, files), _temporaries(out)
+    capsys.readouterr()
+    # the rerun here, on this process's Ray (--num-cpus unused): the same build, without a
+    # second Ray start-up in the test's time
+    assert _build(images, out, *flags) == 0
+    assert capsys.readouterr().out.startswith("6 objects, 32 images in ")
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["resumed"], summary["done"]) == (resumed, 6 - resumed)
+    assert _stamps(out, files) == before  # the finished objects' images not written again,
+    for folder, rel in files:  # only linked into OUT/images
+        assert os.path.samefile(out / rel, out / folder / rel)
+    assert _hashes(out, skip_wds=True) == _hashes(local_build, skip_wds=True)
+    assert not _temporaries(out), f"left by the kill: {debris}"
