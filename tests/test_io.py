@@ -264,3 +264,49 @@ def test_a_torn_last_line_is_never_glued_to_the_next_record(tmp_path):
     assert [r["id"] for r in read_jsonl(path)] == ["a", "c"]
     path.write_bytes(b'{"id": "x"}\n\xff\xfe not utf-8\n[1, 2]\n' + b"[" * 100000 + b"\n")
     assert read_jsonl(path) == [{"id": "x"}]  # bad bytes, non-objects, deep nesting skipped
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
+    """A SIGKILL during an atomic write leaves ``.NAME.XXXXXXXX.tmp`` (or a hard-link
+    publisher's ``.NAME.PID.link``); the next run removes those once stale, keeps a fresh
+    one (a concurrent writer's) and every other file, dot-files included."""
+    import os
+    import tempfile
+    import time
+
+    from colorist.io.atomic import remove_stale_temporaries
+
+    sub = tmp_path / "images" / "obj"
+    sub.mkdir(parents=True)
+    fd, stale = tempfile.mkstemp(prefix=".a.jpg.", suffix=".tmp", dir=sub)
+    os.close(fd)
+    link = sub / ".b.jpg.4242.link"
+    link.write_bytes(b"x")
+    fd, fresh = tempfile.mkstemp(prefix=".c.jpg.", suffix=".tmp", dir=tmp_path)
+    os.close(fd)
+    keep = [sub / "a.jpg", tmp_path / ".hidden", tmp_path / "notes.tmp",
+            tmp_path / ".x.tmp", sub / ".b.jpg.link"]
+    for path in keep:
+        path.write_bytes(b"data")
+    old = time.time() - 3600
+    for path in (stale, link, *keep):
+        os.utime(path, (old, old))
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert not os.path.exists(stale) and not link.exists()
+    assert os.path.exists(fresh)
+    assert all(p.read_bytes() == b"data" for p in keep)
+
+
+def test_a_bulk_run_sweeps_stale_temporaries_in_its_output(tmp_path):
+    import os
+    import time
+
+    from colorist.recolor.batch import BatchConfig, _prepare_out
+
+    out = tmp_path / "out"
+    (out / "images").mkdir(parents=True)
+    stale = out / "images" / ".x_blue.jpg.ab12CD34.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 3600,) * 2)
+    _prepare_out(BatchConfig(out=out))
+    assert not stale.exists()

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from colorist.io.atomic import remove_stale_temporaries
 from colorist.io.run_config import check_run_config
 
 SETTINGS = "build_config.json"
@@ -74,3 +75,4 @@ def prepare_out(cfg: Any) -> None:
     check_run_config(out, SETTINGS, build_settings(cfg), "results.jsonl",
                      "pass a new --out, or --rebuild to build it again with these settings "
                      f"(the previous build is moved to {out / REPLACED}/, nothing is deleted)")
+    remove_stale_temporaries(out)  # a killed run's half-written temporaries

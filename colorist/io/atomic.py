@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -122,3 +124,27 @@ def read_jsonl(path: str | Path) -> list[dict]:
         if isinstance(rec, dict):
             records.append(rec)
     return records
+
+
+# The temporaries this module (``.NAME.XXXXXXXX.tmp``, mkstemp's 8 random characters) and
+# hard-link publishing (``.NAME.PID.link``) create beside their destination: a process
+# killed mid-write leaves one behind, never a half-written destination.
+TEMPORARY_NAME = re.compile(r"^\..+\.(?:[A-Za-z0-9_]{8}\.tmp|\d+\.link)$")
+STALE_SECONDS = 60.0  # a writer holds its temporary for milliseconds
+
+
+def remove_stale_temporaries(folder: str | Path, older_than: float = STALE_SECONDS) -> int:
+    """Delete our own temporaries under ``folder`` that a killed run left (names matching
+    ``TEMPORARY_NAME``, untouched for ``older_than`` seconds; a concurrent writer's fresh
+    one is kept). Never touches any other file. Returns how many were removed."""
+    now, removed = time.time(), 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(root) / name
+            if not TEMPORARY_NAME.match(name):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.lstat().st_mtime >= older_than and not path.is_symlink():
+                    path.unlink()
+                    removed += 1
+    return removed

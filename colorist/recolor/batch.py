@@ -56,6 +56,7 @@ from colorist.io.atomic import (
     atomic_write_text,
     fsync_file,
     jsonl_text,
+    remove_stale_temporaries,
 )
 from colorist.io.images import MAX_PIXELS, write_image
 from colorist.io.names import safe_name
@@ -403,6 +404,7 @@ def _prepare_out(cfg: BatchConfig) -> None:
     except OSError as e:
         raise ValueError(f"cannot create the output folder {cfg.out} ({e.strerror})") from None
     check_settings(cfg)
+    remove_stale_temporaries(cfg.out)  # a killed run's half-written temporaries
 
 
 def run_batch(
