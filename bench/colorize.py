@@ -5,6 +5,10 @@
 
 Encoder rows (a batch of random 8-bit images, 5 nearest bins, sigma 5, stride 4):
 ``numpy reference`` (colorist/colorize/encode.py: float64 Lab, brute-force nearest bins),
+``fast CPU`` (``soft_encode_fast``, the ``cpu`` backend: L from per-channel luminance tables,
+the float64 ab of the cells' first pixels only, the k nearest among the few candidates of a
+cached ab-cell table; the reference's output bit for bit), ``fast CPU, _C Lab`` (the same
+with L from the compiled extension's full Lab, ``--threads`` threads; when it imports),
 ``skimage + cKDTree`` (skimage.color.rgb2lab, scipy's k-d tree for the 5 nearest bins: the
 off-the-shelf path) and, on a GPU only, ``triton fused`` (kernels/colorize_triton.py; one
 read of the image, L and k (index, weight) pairs written: ``3 + 4 + 12 k / stride^2`` bytes a
@@ -35,7 +39,13 @@ sys.path.insert(0, str(ROOT))
 
 from colorist.cli import HelpFormatter  # noqa: E402
 from colorist.colorize import SoftEncoding, build_model, gamut_bins, soft_encode  # noqa: E402
-from colorist.colorize.encode import gaussian_weights, soft_encode_reference  # noqa: E402
+from colorist.colorize.encode import (  # noqa: E402
+    candidate_table,
+    gaussian_weights,
+    native_lab_available,
+    soft_encode_fast,
+    soft_encode_reference,
+)
 from colorist.colorize.train import make_step  # noqa: E402
 
 
@@ -60,16 +70,22 @@ def skimage_encode(rgb: np.ndarray, tree, enc: SoftEncoding):
     return lab[..., 0], idx, gaussian_weights(d.reshape(-1, enc.k) ** 2, enc.sigma)
 
 
-def encoder_rows(batch: int, side: int, repeats: int) -> list[dict]:
+def encoder_rows(batch: int, side: int, repeats: int, threads: int = 1) -> list[dict]:
     from scipy.spatial import cKDTree
 
     bins, enc = gamut_bins(), SoftEncoding()
     rgb = np.random.default_rng(0).integers(0, 256, (batch, side, side, 3), dtype=np.uint8)
     px = rgb.shape[0] * side * side
     tree = cKDTree(bins.astype(np.float64))
+    candidate_table(bins.astype(np.float64), enc.k)  # built once a bin set, like the tree
     rows = [("numpy reference", median_s(lambda: soft_encode_reference(rgb, bins, enc),
                                          repeats)),
-            ("skimage + cKDTree", median_s(lambda: skimage_encode(rgb, tree, enc), repeats))]
+            ("fast CPU", median_s(lambda: soft_encode_fast(rgb, bins, enc), repeats))]
+    if native_lab_available():
+        rows.append(("fast CPU, _C Lab", median_s(
+            lambda: soft_encode_fast(rgb, bins, enc, native=True, threads=threads), repeats)))
+    rows.append(("skimage + cKDTree", median_s(lambda: skimage_encode(rgb, tree, enc),
+                                               repeats)))
     if torch.cuda.is_available():
         import triton.testing
 
@@ -185,7 +201,7 @@ def main(argv=None) -> int:
     a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
-    md = markdown(encoder_rows(a.batch, a.side, a.repeats),
+    md = markdown(encoder_rows(a.batch, a.side, a.repeats, a.threads),
                   train_rows(a.model, a.batch, a.crop, a.repeats), device, a.threads)
     if a.registers:
         md += "\n" + "\n".join(kernel_registers())

@@ -115,6 +115,99 @@ def test_soft_encode_torch_api_numpy_backend(rng):
         soft_encode(torch.from_numpy(img), BINS[:3], SoftEncoding(k=5))
 
 
+def _gamut_corner_image() -> np.ndarray:
+    """Every grey level, the 8 corners of the RGB cube and random colours, one row."""
+    grey = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, 1)
+    corners = np.array([[r, g, b] for r in (0, 255) for g in (0, 255) for b in (0, 255)],
+                       np.uint8)
+    edges = np.array([[v, 0, 0] for v in range(0, 256, 5)] + [[0, v, 255] for v in range(256)]
+                     + [[255, v, 0] for v in range(256)], np.uint8)
+    rand = np.random.default_rng(3).integers(0, 256, (4000, 3), dtype=np.uint8)
+    return np.concatenate([grey, corners, edges, rand])[None]
+
+
+@pytest.mark.parametrize("k, sigma, grid", [(5, 5.0, 10), (1, 5.0, 10), (8, 10.0, 10),
+                                            (5, 5.0, 20)])
+def test_fast_encoder_equals_the_reference(rng, k, sigma, grid):
+    """Indices and weights bit for bit, L equal (float32 of the reference's float64 L), on
+    random images at stride 4 and, at stride 1 (every pixel a cell), greys, cube corners and
+    edges and random colours."""
+    from colorist.colorize.encode import soft_encode_fast
+
+    bins = gamut_bins(grid)
+    for img, stride in ((rng.integers(0, 256, (3, 37, 50, 3), dtype=np.uint8), 4),
+                        (_gamut_corner_image(), 1)):
+        enc = SoftEncoding(k=k, sigma=sigma, stride=stride)
+        ref, fast = soft_encode_reference(img, bins, enc), soft_encode_fast(img, bins, enc)
+        assert [x.shape for x in ref] == [x.shape for x in fast]
+        assert [x.dtype for x in ref] == [x.dtype for x in fast]
+        assert np.array_equal(fast[1], ref[1])
+        np.testing.assert_allclose(fast[2], ref[2], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast[0], ref[0], rtol=0, atol=1e-5)
+
+
+def test_fast_nearest_bins_on_boundaries_and_ties():
+    """Points on the candidate table's cell edges, on bin centres, on Voronoi edges and
+    corners between bins (exact ties, also at the k-th place: those rows take the
+    reference's own routine), at and past the table's extent: the reference's bins."""
+    from colorist.colorize.bins import nearest_bins
+    from colorist.colorize.encode import TABLE_STEP, candidate_table, nearest_bins_fast
+
+    for bins in (BINS, gamut_bins(20)):
+        t = candidate_table(bins, 5)
+        edges = t.lo + t.step * np.arange(t.n + 1)
+        near = np.concatenate([edges, edges - 1e-9, edges + 1e-9, np.nextafter(edges, -np.inf),
+                               np.arange(-115, 116, 5.0), np.arange(-115, 116, TABLE_STEP / 4),
+                               [t.lo + t.n * t.step, -t.lo, 250.0, -300.0]])
+        a, b = np.meshgrid(near, np.arange(-110, 111, 5.0), indexing="ij")
+        ab = np.concatenate([np.stack([a.ravel(), b.ravel()], -1),
+                             np.stack([b.ravel(), a.ravel()], -1)])
+        for k in (1, 2, 4, 5, 9):
+            got, ref = nearest_bins_fast(ab, bins, k), nearest_bins(ab, bins, k)
+            assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+
+
+def test_candidate_table_is_exact(rng):
+    """Brute force over in-gamut ab points (the RGB cube's surface) and uniform ones: every
+    bin within the k-th smallest distance (ties included) is among the point's cell's
+    candidates."""
+    from colorist.colorize.bins import _surface_ab
+    from colorist.colorize.encode import candidate_table
+
+    surface = _surface_ab()
+    ab = np.concatenate([surface[rng.choice(len(surface), 60000, replace=False)],
+                         rng.uniform(-109.99, 109.99, (40000, 2))])
+    for bins, k in ((BINS, 5), (BINS, 1), (BINS, 10), (gamut_bins(20), 5)):
+        t = candidate_table(bins, k)
+        b = bins.astype(np.float64)
+        d2 = ((ab[:, None] - b[None]) ** 2).sum(-1)
+        kth = np.partition(d2, k - 1, axis=1)[:, k - 1 : k]
+        cell = (np.floor((ab[:, 0] - t.lo) / t.step) * t.n
+                + np.floor((ab[:, 1] - t.lo) / t.step)).astype(int)
+        member = np.zeros((len(ab), len(b) + 1), bool)
+        np.put_along_axis(member, t.cand[cell], True, 1)
+        assert not np.any((d2 <= kth) & ~member[:, :-1])
+        assert t.width < len(bins) // 4  # the point of it: few candidates a cell
+    with pytest.raises(ValueError, match="k < Q"):
+        candidate_table(BINS[:5], 5)
+
+
+def test_fast_encoder_native_lab_and_backends(rng, monkeypatch):
+    from colorist._native import cpu_extension_error
+    from colorist.colorize.encode import default_backend, soft_encode_fast
+
+    img = rng.integers(0, 256, (2, 16, 12, 3), dtype=np.uint8)
+    ref = soft_encode_reference(img, BINS)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert default_backend("cpu") == "cpu"  # auto on a CPU tensor: the fast path
+    got = soft_encode(torch.from_numpy(img), BINS)
+    assert all(np.array_equal(g.numpy(), r) for g, r in zip(got, ref))
+    if cpu_extension_error() is None:
+        L, idx, w = soft_encode_fast(img, BINS, native=True, threads=1)
+        np.testing.assert_allclose(L, ref[0], rtol=0, atol=1e-4)
+        assert np.array_equal(idx, ref[1]) and np.array_equal(w, ref[2])
+
+
 # ---- class rebalancing -------------------------------------------------------------------
 
 
