@@ -140,7 +140,7 @@ def count_prior(files: list[Path], bins: np.ndarray, cfg: ColorizeTrainConfig,
         h, w = rgb.shape[:2]
         y, x = (h - cfg.crop) // 2, (w - cfg.crop) // 2
         crop = torch.from_numpy(np.ascontiguousarray(rgb[y : y + cfg.crop, x : x + cfg.crop]))
-        _, idx, _ = soft_encode(crop[None], bins, enc, backend="numpy")
+        _, idx, _ = soft_encode(crop[None], bins, enc, backend="auto")
         counts += count_nearest(idx, len(bins)).numpy()
     prior = smoothed_prior(counts, bins, cfg.prior_sigma)
     stats = {"counts": counts, "prior": prior, "weights": rebalance_weights(prior, cfg.lam)}
