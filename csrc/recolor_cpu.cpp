@@ -113,7 +113,8 @@ COLORIST_SIMD_CLONES void load_tile(Tile& t, const u8* rgb, const u8* alpha, int
   }
   if (need_lab) {
     const float* lin = linear_lut().v;
-    for (int i = 0; i < n; ++i) {
+    for (int i = 0; i < n; ++i) {  // scalar (cbrtf): pixels with alpha 0 need no Lab
+      if (t.alpha[i] == 0) continue;
       linear_rgb_to_lab_f(lin[t.r0[i]], lin[t.g0[i]], lin[t.b0[i]], &t.L[i], &t.A[i], &t.B[i]);
     }
   }
@@ -293,9 +294,17 @@ void recolor_tile_hsv(Tile& t, const float* p) {
   blend_tile(t);
 }
 
-// One CIELAB (or copy) variant of a tile into t.out: the shared per-pixel path.
+// One CIELAB (or copy) variant of a tile into t.out: the shared per-pixel path. It is
+// scalar (powf, cbrtf), so pixels with alpha 0 take a branch to their original bytes (what
+// the blend would give them) instead of the conversion.
 void recolor_tile_pixels(Tile& t, const float* p) {
   for (int i = 0; i < t.n; ++i) {
+    if (t.alpha[i] == 0) {
+      t.out[3 * i] = (u8)t.r0[i];
+      t.out[3 * i + 1] = (u8)t.g0[i];
+      t.out[3 * i + 2] = (u8)t.b0[i];
+      continue;
+    }
     PixelColor c;  // the pixel's Lab, computed once in load_tile for all K variants
     c.h = (int)t.h[i];
     c.s = (int)t.s[i];
