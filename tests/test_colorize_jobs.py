@@ -200,3 +200,51 @@ def test_coco_listing_skips_unsafe_names_and_split_is_seeded(folder, tmp_path):
     assert split(list(reversed(every)), 0.3, seed=5) == (train_a, held_a)
     assert len(held_a) == 2 and not set(train_a) & set(held_a)
     assert split(every, 0.3, seed=6) != (train_a, held_a)
+
+
+def test_cli_bad_inputs_give_one_line_errors(folder, tmp_path, capsys):
+    """No image, a non-model --model (pickle, text, .pth pickle), a non-json --coco-json, a
+    missing --scorer, an empty held-out split: ``error: ...`` and exit 1, no traceback;
+    --report naming a folder is a usage error."""
+    import pickle
+
+    from colorist.colorize import build_model, gamut_bins, save_model
+
+    model = tmp_path / "m.safetensors"
+    save_model(build_model("eccv16-w8", gamut_bins()), model)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no image here")
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps({"a": 1}))
+    (tmp_path / "m.pth").write_bytes(pickle.dumps({"a": 1}))
+    (tmp_path / "m.txt").write_text("not a model")
+    (tmp_path / "c.json").write_text("not json")
+    (tmp_path / "l.json").write_text("[1]")
+    pred = ["predict", "--size", "32", "--out", str(tmp_path / "o")]
+    ev = ["eval", "--size", "32", "--model", str(model), "--images", str(folder)]
+    cases = [
+        (["train", "--images", str(empty), "--out", str(tmp_path / "t"), "--steps", "1"],
+         f"no images in {empty}"),
+        (pred + ["--model", str(model), "--images", str(empty)], f"no images in {empty}"),
+        (pred + ["--model", str(tmp_path / "m.pkl"), "--images", str(folder)],
+         "m.pkl: not a safetensors file"),
+        (pred + ["--model", str(tmp_path / "m.txt"), "--images", str(folder)],
+         "m.txt: not a safetensors file"),
+        (pred + ["--model", str(tmp_path / "m.pth"), "--images", str(folder)],
+         "m.pth: not a loadable .pth state dict"),
+        (ev + ["--split", "all", "--coco-json", str(tmp_path / "c.json")],
+         "c.json: not a COCO json"),
+        (ev + ["--split", "all", "--coco-json", str(tmp_path / "l.json")],
+         "l.json: not a COCO json"),
+        (ev + ["--split", "all", "--side", "32", "--scorer", str(tmp_path / "nope")],
+         "cannot load the model"),
+        (ev + ["--val-fraction", "0"], "no readable image among 0 files"),
+    ]
+    for args, message in cases:
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        assert "error: " in err and message in err and "Traceback" not in err, (args, err)
+    with pytest.raises(SystemExit) as e:
+        main(ev + ["--report", str(empty)])
+    assert e.value.code == 2
+    assert f"--report: {empty} is a folder, not a file" in capsys.readouterr().err

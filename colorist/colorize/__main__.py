@@ -101,6 +101,13 @@ def _predict_parser(sub) -> None:
     p.add_argument("--sheet-images", type=int_range(1), default=6, help="rows of the sheet")
 
 
+def _report_file(text: str) -> Path:
+    """argparse type of --report: a file path, not an existing folder."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    return Path(text)
+
+
 def _eval_parser(sub) -> None:
     p = sub.add_parser("eval", help="AuC, naming agreement, CLIP colour choice",
                        formatter_class=HelpFormatter)
@@ -115,7 +122,8 @@ def _eval_parser(sub) -> None:
     p.add_argument("--scorer", default=None,
                    help="CLIP scorer (hub id or save_pretrained folder) for the colour choice "
                         "(default: none)")
-    p.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
+    p.add_argument("--report", type=_report_file, default=None,
+                   help="also write the JSON report here")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -160,8 +168,16 @@ def run_eval(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from colorist.colorize.data import ImageListError
+    from colorist.colorize.weights import WeightsError
+    from colorist.hub import ModelNotFoundError
+
     a = parser().parse_args(argv)
-    return {"train": run_train, "predict": run_predict, "eval": run_eval}[a.command](a)
+    try:
+        return {"train": run_train, "predict": run_predict, "eval": run_eval}[a.command](a)
+    except (ImageListError, WeightsError, ModelNotFoundError) as e:  # data error: exit 1
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ from colorist.rejects import Reject, RejectError
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
+class ImageListError(ValueError):
+    """No image list: the folder (or the COCO json) names no image, or the json is unreadable."""
+
+
 def list_images(images: str | Path, coco_json: str | Path | None = None,
                 rejects: list[Reject] | None = None) -> list[Path]:
     """Sorted image files under ``images`` (or those a COCO JSON lists, inside ``images``).
@@ -37,7 +41,12 @@ def list_images(images: str | Path, coco_json: str | Path | None = None,
     """
     root = Path(images)
     if coco_json is not None:
-        data = json.loads(Path(coco_json).read_text(encoding="utf-8"))
+        try:
+            data = json.loads(Path(coco_json).read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ImageListError(f"{coco_json}: not a COCO json ({e})") from e
+        if not isinstance(data, dict):
+            raise ImageListError(f"{coco_json}: not a COCO json (no top-level object)")
         files = []
         for im in data.get("images", []):
             what = f"{coco_json}: image {im.get('id') if isinstance(im, dict) else im!r}"
@@ -51,7 +60,7 @@ def list_images(images: str | Path, coco_json: str | Path | None = None,
     else:
         files = [p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()]
     if not files:
-        raise ValueError(f"no images in {coco_json or root}")
+        raise ImageListError(f"no images in {coco_json or root}")
     return sorted(files)
 
 

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from colorist.colorize.bins import nearest_bins
+from colorist.colorize.data import ImageListError
 from colorist.colorize.decode import DEFAULT_T, lab_to_rgb_u8
 from colorist.colorize.metrics import ab_error, auc, class_balance_weights
 from colorist.colorize.model import ECCV16
@@ -106,7 +107,7 @@ def evaluate(model: ECCV16, files: Sequence[Path], T: float = DEFAULT_T, size: i
         L, (ab,) = predict_ab(model, rgb, (T,), size)
         tally.add(rgb, L, lab[..., 1:], {"model": ab, "grey": np.zeros_like(ab)}, bins, namer)
     if not tally.pixels:
-        raise ValueError(f"no readable image among {len(files)} files")
+        raise ImageListError(f"no readable image among {len(files)} files")
     w = class_balance_weights(np.concatenate(tally.classes), len(bins))
     result = {"images": len(tally.images["original"]), "T": T, "size": size, "side": side}
     for m in METHODS:

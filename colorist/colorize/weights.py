@@ -14,6 +14,7 @@ The file is a pickle: it is read with ``torch.load(weights_only=True)`` only.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -73,7 +74,11 @@ def official_to_ours(state: dict[str, torch.Tensor], source: str = "state dict"
 def load_official(path: str | Path, map_location: str = "cpu") -> ECCV16:
     """The paper's network with the released weights (``.pth``, loaded weights-only)."""
     path = Path(path)
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        raise WeightsError(f"{path}: not a loadable .pth state dict "
+                           f"({type(e).__name__})") from e
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
     ours, bins = official_to_ours(state, str(path))
