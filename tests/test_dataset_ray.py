@@ -285,3 +285,19 @@ def test_a_killed_build_command_resumes_where_it_stopped(local_ray, local_build,
         assert os.path.samefile(out / rel, out / folder / rel)
     assert _hashes(out, skip_wds=True) == _hashes(local_build, skip_wds=True)
     assert not _temporaries(out), f"left by the kill: {debris}"
+
+
+def test_an_unreachable_address_fails_in_seconds_naming_the_flag(images, tmp_path, capsys,
+                                                                   monkeypatch):
+    """Ray retries an unreachable GCS for minutes: a bad --address is refused first, with a
+    one-line error naming it (exit 2), also when the name does not resolve or lacks a port."""
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # a module fixture may hold one
+    for address, message in [("garbage:1", "no Ray cluster reachable there"),
+                             ("127.0.0.1:1", "no Ray cluster reachable there"),
+                             ("garbage", "expected 'auto', HOST:PORT or ray://")]:
+        start = time.monotonic()
+        assert _build(images, tmp_path / "out", "--engine", "ray", "--address", address) == 2
+        assert time.monotonic() - start < 30
+        err = capsys.readouterr().err
+        assert f"--address {address}" in err.replace("'", "") and message in err, err
+        assert "Traceback" not in err

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -234,6 +235,22 @@ def _write_shard(task: ShardTask, cfg: BuildConfig) -> ShardTask:
 
 # ---- driver ------------------------------------------------------------------------------
 
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail in seconds, naming ``--address``, when HOST:PORT takes no TCP connection (Ray
+    itself retries an unreachable GCS for minutes). ``auto`` and ``ray://`` are left to Ray."""
+    if address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise schema.DatasetError(
+            f"--address {address!r}: expected 'auto', HOST:PORT or ray://...")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise schema.DatasetError(
+            f"--address {address}: no Ray cluster reachable there ({e})") from e
+
+
 @contextmanager
 def ray_session(rcfg: RayConfig) -> Iterator[None]:
     """Ray for the build: the running one (tests, notebooks), the cluster at
@@ -244,7 +261,12 @@ def ray_session(rcfg: RayConfig) -> Iterator[None]:
         yield
         return
     if rcfg.address:
-        ray.init(address=rcfg.address)
+        _check_reachable(rcfg.address)
+        try:
+            ray.init(address=rcfg.address)
+        except ConnectionError as e:  # not "disk full": name the flag
+            raise schema.DatasetError(
+                f"--address {rcfg.address}: cannot join a Ray cluster ({e})") from e
     else:
         ray.init(num_cpus=rcfg.num_cpus, include_dashboard=False)
     try:
