@@ -126,7 +126,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
-# The temporaries this module (``.NAME.XXXXXXXX.tmp``, mkstemp's 8 random characters) and
+# The temporaries this module (``.NAME.<8 random characters>.tmp`` from mkstemp) and
 # hard-link publishing (``.NAME.PID.link``) create beside their destination: a process
 # killed mid-write leaves one behind, never a half-written destination.
 TEMPORARY_NAME = re.compile(r"^\..+\.(?:[A-Za-z0-9_]{8}\.tmp|\d+\.link)$")
